@@ -1,0 +1,1 @@
+"""The stream processor: change events in, a Harbor that converges to what Hopsworks says, out."""
