@@ -19,6 +19,7 @@ __all__ = ["main", "COMMAND_MODULES"]
 COMMAND_MODULES: tuple[str, ...] = (
     "connectors.cli",      # hopsharbor connector run | offsets show|set|reset
     "streams.commands",    # hopsharbor worker | reconcile | replay
+    "streams.tools.simulate",  # hopsharbor simulate
 )
 
 
