@@ -96,7 +96,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 secret() {
   local f="$STACK_DIR/secrets/$1" n=${2:-24}
   if [[ ! -s "$f" ]]; then
-    (umask 077; LC_ALL=C tr -dc 'A-Za-z0-9' < /dev/urandom | head -c "$n" > "$f"; printf 'Aa1' >> "$f")
+    (umask 077; set +o pipefail; LC_ALL=C tr -dc 'A-Za-z0-9' < /dev/urandom | head -c "$n" > "$f"; printf 'Aa1' >> "$f")
   fi
   cat "$f"
 }
