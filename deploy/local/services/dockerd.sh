@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# The Docker engine from Debian (`docker.io`), run by hand with its own socket
+# (.stack/run/docker.sock), pid file and exec root under .stack, and its data root in
+# $CACHE_DIR/docker so that images (the base image above all) survive a fresh checkout.
+#
+# What works on these machines (and why the flags are what they are):
+#   --storage-driver=vfs   works on any filesystem and kernel (vfs copies whole layers: slow and
+#                          large, but layers here are few); overlay2 is not relied upon.
+#   --iptables=false --bridge=none
+#                          no iptables/netfilter here, so there is no docker0 bridge. Tried here
+#                          (docker 20.10): by default both `docker run` and `docker build` RUN steps
+#                          get a network namespace of their own with only loopback (the "bridge"
+#                          network without a bridge: same as "none"), so they reach nothing.
+#                          With network "host" (CLI --network=host, SDK network_mode="host" for
+#                          run and build) they share the machine's namespace and reach the stack
+#                          on 127.0.0.1 (registry, package index settings of the host, ...).
+#                          So: default/"none" for work that needs no network (preferred: a build
+#                          installing local wheels with --no-index), "host" when it does.
+#   classic builder        BuildKit is not part of Debian's docker.io 20.10: set DOCKER_BUILDKIT=0.
+#   insecure registries    the plain registry (127.0.0.1:$REGISTRY_PORT), Harbor core
+#                          (127.0.0.1:$HARBOR_PORT) and Harbor's registry (127.0.0.1:$HARBOR_REGISTRY_PORT)
+#                          speak plain HTTP.
+# Clients: DOCKER_HOST=unix://$STACK_DIR/run/$DOCKER_SOCKET_NAME (`deploy/local/stack env` prints it).
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+NAME=dockerd
+SOCK="$STACK_DIR/run/$DOCKER_SOCKET_NAME"
+CONF="$STACK_DIR/dockerd.json"
+LOGF="$STACK_DIR/logs/dockerd.log"
+DATA="$CACHE_DIR/docker"
+EXEC_ROOT="$STACK_DIR/run/docker"
+
+dk() { DOCKER_BUILDKIT=0 docker -H "unix://$SOCK" "$@"; }
+
+write_conf() {
+  cat > "$CONF" <<JSON
+{
+  "storage-driver": "vfs",
+  "iptables": false,
+  "ip-masq": false,
+  "bridge": "none",
+  "data-root": "$DATA",
+  "exec-root": "$EXEC_ROOT",
+  "pidfile": "$STACK_DIR/run/dockerd-self.pid",
+  "hosts": ["unix://$SOCK"],
+  "insecure-registries": [
+    "127.0.0.1:$REGISTRY_PORT",
+    "127.0.0.1:$HARBOR_PORT",
+    "127.0.0.1:$HARBOR_REGISTRY_PORT"
+  ],
+  "features": {"buildkit": false},
+  "log-level": "info"
+}
+JSON
+}
+
+case "${1:-}" in
+  install)
+    apt_install docker.io
+    ;;
+  start)
+    if pid_alive $NAME; then dk info >/dev/null 2>&1 && exit 0; stop_pid $NAME; fi
+    mkdir -p "$DATA" "$EXEC_ROOT"
+    write_conf
+    # A dockerd killed hard leaves its pid file behind; it refuses to start while that names a
+    # live process, so only remove it when the process is gone.
+    if [[ -f "$STACK_DIR/run/dockerd-self.pid" ]] && ! kill -0 "$(cat "$STACK_DIR/run/dockerd-self.pid")" 2>/dev/null; then
+      rm -f "$STACK_DIR/run/dockerd-self.pid"
+    fi
+    start_bg $NAME "$LOGF" dockerd --config-file "$CONF"
+    wait_until $NAME "$LOGF" 60 dk info
+    ;;
+  stop)
+    stop_pid $NAME
+    ;;
+  status)
+    if pid_alive $NAME && v=$(dk version -f '{{.Server.Version}}' 2>/dev/null); then
+      echo "up docker $v unix://$SOCK ($(dk images -q | wc -l) images)"
+    else echo down; exit 1; fi
+    ;;
+  logfile) echo "$LOGF" ;;
+  *) echo "usage: $0 install|start|stop|status|logfile" >&2; exit 2 ;;
+esac
