@@ -52,8 +52,9 @@ download() {
 }
 
 blocked() {
-  { printf 'Harbor %s cannot be built here: %s\n' "$VERSION" "$1"; grep -h -E '"Error"|403|404|410' "$2" 2>/dev/null | head -3; } \
-    | tee "$BLOCKED" >&2
+  # The proxy's own words, with its address left out (no registry host names in files).
+  { printf 'Harbor %s cannot be built here: %s\n' "$VERSION" "$1"; grep -h -E '"Error"' "$2" 2>/dev/null | head -3; } \
+    | sed -E 's#https?://[^/ ]+/#<module proxy>/#g' | tee "$BLOCKED" >&2
   exit 3
 }
 
@@ -69,7 +70,7 @@ PSEUDO="v0.0.0-$(date -u -d "$TIME" +%Y%m%d%H%M%S)-${COMMIT:0:12}"
 
 step "module github.com/goharbor/harbor/src@$PSEUDO (release commit $COMMIT)"
 if ! download "github.com/goharbor/harbor/src@$PSEUDO" "$H/src.json"; then
-  blocked "the Go module proxy answers 'This module version is not available' (403) for github.com/goharbor/harbor/src@$PSEUDO, the Harbor core source; every other version and @latest of that module are refused the same way, while the repository root and Harbor's dependencies download" "$H/src.json"
+  blocked "the Go module proxy refuses github.com/goharbor/harbor/src@$PSEUDO (Harbor core's source; the repository root above downloaded)" "$H/src.json"
 fi
 rm -f "$BLOCKED"
 SRC_DIR=$(json_field "$H/src.json" Dir)
