@@ -10,7 +10,15 @@
 """
 
 from streams.mapping.config import DEFAULT_ROBOTS, DEFAULT_ROLE_MAP, MappingConfig
-from streams.mapping.derive import PENDING, Pending, derive_all, derive_project, derive_user, project_key, user_key
+from streams.mapping.derive import (
+    PENDING,
+    Pending,
+    derive_all,
+    derive_project,
+    derive_user,
+    project_key,
+    user_key,
+)
 from streams.mapping.events import CDC_TABLES, ChangeEvent, MalformedEvent, parse_change_event, table_of_topic
 from streams.mapping.mirror import Emission, Mirror, MirrorTables
 from streams.mapping.rows import ProjectRow, TeamRow, UserRow

@@ -27,7 +27,7 @@ from typing import Any
 
 from streams.desired.model import ProjectState, StateKey, UserState
 from streams.mapping.config import MappingConfig
-from streams.mapping.derive import Pending, derive_project, derive_user, project_key, project_name, user_key
+from streams.mapping.derive import Pending, derive_project, derive_user, project_key, project_name
 from streams.mapping.events import ChangeEvent
 from streams.mapping.rows import ProjectRow, TeamRow, UserRow
 
@@ -95,14 +95,31 @@ class Mirror:
 
     # -- entry point ---------------------------------------------------------------------------
 
-    def apply(self, event: ChangeEvent) -> list[Emission]:
+    def apply(self, event: ChangeEvent, *, record: bool = True) -> list[Emission]:
         """Fold `event` in; return the changed desired states, users first (user before membership).
 
-        Raises MalformedEvent (from the row parsers) before any table is written.
+        With record=False the `desired` table is left as it was: the ingest agent first sends the
+        emissions to the state topic and then calls `record`, so a crash in between makes the
+        replayed event emit them again instead of losing them. Raises MalformedEvent (from the
+        row parsers) before any table is written.
         """
         candidates: dict[StateKey, DesiredValue] = {}
         self._handlers[event.table](event, candidates)
-        return self._commit(candidates)
+        emissions = self._changed(candidates)
+        if record:
+            self.record(emissions)
+        return emissions
+
+    def record(self, emissions: list[Emission]) -> None:
+        """Write emitted states to the `desired` table (absent = deleted key)."""
+        desired = self.tables.desired
+        for emission in emissions:
+            encoded = emission.key.encode()
+            value = emission.value
+            if value is not None:
+                desired[encoded] = value
+            elif encoded in desired:
+                del desired[encoded]
 
     def resync_keys(self) -> list[str]:
         """Every key with a desired state (for the periodic full resync)."""
@@ -215,7 +232,10 @@ class Mirror:
                 del self.tables.memberships[email]
 
     def _candidate(
-        self, out: dict[StateKey, DesiredValue], derived: tuple[StateKey, UserState] | None, absent: bool = False
+        self,
+        out: dict[StateKey, DesiredValue],
+        derived: tuple[StateKey, UserState] | None,
+        absent: bool = False,
     ) -> None:
         if derived is None:
             return
@@ -235,20 +255,14 @@ class Mirror:
         state = derive_project(project, team, self._users, self.config)
         out[project_key(project_name(project, self.config))] = state
 
-    def _commit(self, candidates: dict[StateKey, DesiredValue]) -> list[Emission]:
+    def _changed(self, candidates: dict[StateKey, DesiredValue]) -> list[Emission]:
         desired = self.tables.desired
         emissions: list[Emission] = []
         for key, state in candidates.items():
             if isinstance(state, Pending):
                 continue
-            encoded = key.encode()
             value = None if state is None else state.model_dump_json()
-            if desired.get(encoded) == value:
-                continue
-            if value is None:
-                del desired[encoded]
-            else:
-                desired[encoded] = value
-            emissions.append(Emission(key=key, state=state))
+            if desired.get(key.encode()) != value:
+                emissions.append(Emission(key=key, state=state))
         emissions.sort(key=lambda e: e.key.kind.value != "user")  # users first; stable otherwise
         return emissions

@@ -89,7 +89,8 @@ def test_project_not_done_is_absent_and_unknown_owner_pending() -> None:
     for status in (1, 2):
         assert derive_project(ProjectRow.from_row(project_row(1, "p1", "ada@ex.org", status)), [], users,
                               CONFIG) is None
-    assert derive_project(ProjectRow.from_row(project_row(1, "p1", "bob@ex.org")), [], users, CONFIG) is PENDING
+    unknown_owner = ProjectRow.from_row(project_row(1, "p1", "bob@ex.org"))
+    assert derive_project(unknown_owner, [], users, CONFIG) is PENDING
 
 
 def test_inactive_owner_keeps_owner_field_but_loses_membership() -> None:

@@ -45,7 +45,8 @@ def histories(draw: st.DrawFn) -> HopsworksDB:
         elif op == "image":
             db.update_project(draw(st.sampled_from(pids)), docker_image=f"img:{draw(st.integers(0, 3))}")
         elif op == "add_member":
-            db.add_member(draw(st.sampled_from(pids)), draw(st.sampled_from(emails)), draw(st.sampled_from(ROLES)))
+            pid, email = draw(st.sampled_from(pids)), draw(st.sampled_from(emails))
+            db.add_member(pid, email, draw(st.sampled_from(ROLES)))
         elif op in ("role", "remove_member") and db.team:
             pid, email = draw(st.sampled_from(sorted(db.team)))
             if op == "role":
