@@ -40,8 +40,14 @@ def client_for(handler, **kwargs) -> tuple[HarborClient, list[httpx.Request], Sl
         return handler(request)
 
     kwargs.setdefault("rng", random.Random(1))
-    client = HarborClient("http://harbor.test/", "admin", "S3cret!", transport=httpx.MockTransport(record),
-                          sleep=sleeps, **kwargs)
+    client = HarborClient(
+        "http://harbor.test/",
+        "admin",
+        "S3cret!",
+        transport=httpx.MockTransport(record),
+        sleep=sleeps,
+        **kwargs,
+    )
     return client, seen, sleeps
 
 
@@ -57,7 +63,7 @@ async def test_every_page_by_link_header():
         headers = {}
         if page * size < len(items):
             headers["Link"] = f'</api/v2.0/projects?page={page + 1}&page_size={size}>; rel="next"'
-        return httpx.Response(200, json=items[(page - 1) * size: page * size], headers=headers)
+        return httpx.Response(200, json=items[(page - 1) * size : page * size], headers=headers)
 
     client, seen, _ = client_for(handler)
     async with client:
@@ -72,7 +78,9 @@ async def test_every_page_by_total_count_when_no_link():
 
     def handler(request: httpx.Request) -> httpx.Response:
         page = int(request.url.params["page"])
-        return httpx.Response(200, json=items[(page - 1) * 100: page * 100], headers={"X-Total-Count": "201"})
+        return httpx.Response(
+            200, json=items[(page - 1) * 100 : page * 100], headers={"X-Total-Count": "201"}
+        )
 
     client, seen, _ = client_for(handler)
     async with client:
@@ -84,13 +92,23 @@ async def test_exact_name_filtering_of_fuzzy_matches():
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/api/v2.0/projects":
             assert request.url.params["name"] == "demo"
-            return httpx.Response(200, json=[
-                {"project_id": 1, "name": "demo2"}, {"project_id": 2, "name": "demo"}, {"project_id": 3, "name": "xdemo"}])
+            return httpx.Response(
+                200,
+                json=[
+                    {"project_id": 1, "name": "demo2"},
+                    {"project_id": 2, "name": "demo"},
+                    {"project_id": 3, "name": "xdemo"},
+                ],
+            )
         if request.url.path == "/api/v2.0/users/search":
-            return httpx.Response(200, json=[{"user_id": 5, "username": "ann"}, {"user_id": 6, "username": "joanna"}])
+            return httpx.Response(
+                200, json=[{"user_id": 5, "username": "ann"}, {"user_id": 6, "username": "joanna"}]
+            )
         if request.url.path == "/api/v2.0/users":
             assert request.url.params["q"] == "username=ann"
-            return httpx.Response(200, json=[{"user_id": 6, "username": "Ann"}, {"user_id": 5, "username": "ann"}])
+            return httpx.Response(
+                200, json=[{"user_id": 6, "username": "Ann"}, {"user_id": 5, "username": "ann"}]
+            )
         return httpx.Response(404)
 
     client, _, _ = client_for(handler)
@@ -118,7 +136,9 @@ async def test_project_by_name_header_and_absent():
 async def test_no_cookie_jar_so_writes_never_send_sid():
     def handler(request: httpx.Request) -> httpx.Response:
         if "sid=" in request.headers.get("Cookie", ""):
-            return httpx.Response(403, json={"errors": [{"code": "FORBIDDEN", "message": "CSRF token invalid"}]})
+            return httpx.Response(
+                403, json={"errors": [{"code": "FORBIDDEN", "message": "CSRF token invalid"}]}
+            )
         headers = {"Set-Cookie": "sid=abcdef; Path=/; HttpOnly"}
         if request.method == "POST":
             return httpx.Response(201, headers=headers | {"Location": "/api/v2.0/projects/12"})
@@ -149,12 +169,20 @@ async def test_basic_auth_request_id_and_observer():
             await client.list_members("other")
         await client.list_members("demo")
     assert seen[0].headers["Authorization"] == "Basic " + base64.b64encode(b"admin:S3cret!").decode()
-    assert [r.headers.get("X-Request-Id") for r in seen] == ["cdc.project/demo@3:41.1", "cdc.project/demo@3:41.2", None]
+    assert [r.headers.get("X-Request-Id") for r in seen] == [
+        "cdc.project/demo@3:41.1",
+        "cdc.project/demo@3:41.2",
+        None,
+    ]
     assert calls == [("GET", "/projects/{project}/members", 200)] * 3
 
 
 async def test_retries_5xx_and_429_with_jittered_backoff():
-    answers = [httpx.Response(503), httpx.Response(429, headers={"Retry-After": "2"}), httpx.Response(200, json=[])]
+    answers = [
+        httpx.Response(503),
+        httpx.Response(429, headers={"Retry-After": "2"}),
+        httpx.Response(200, json=[]),
+    ]
 
     client, seen, sleeps = client_for(lambda request: answers.pop(0), retries=3)
     async with client:
@@ -165,8 +193,12 @@ async def test_retries_5xx_and_429_with_jittered_backoff():
 
 
 async def test_retries_are_bounded_then_retriable_error():
-    client, seen, sleeps = client_for(lambda request: httpx.Response(500, json={"errors": [
-        {"code": "UNKNOWN", "message": "internal server error"}]}), retries=2)
+    client, seen, sleeps = client_for(
+        lambda request: httpx.Response(
+            500, json={"errors": [{"code": "UNKNOWN", "message": "internal server error"}]}
+        ),
+        retries=2,
+    )
     async with client:
         with pytest.raises(RetriableError) as error:
             await client.list_members("demo")
@@ -187,19 +219,23 @@ async def test_connection_errors_are_retriable():
     assert error.value.reason == "unreachable"
 
 
-@pytest.mark.parametrize(("status", "cls", "reason"), [
-    (400, TerminalError, "bad_request"),
-    (401, TerminalError, "unauthorized"),
-    (403, TerminalError, "forbidden"),
-    (404, NotFoundError, "not_found"),
-    (409, ConflictError, "conflict"),
-    (412, PreconditionFailedError, "precondition_failed"),
-    (422, TerminalError, "unprocessable"),
-    (418, TerminalError, "client_error"),
-])
+@pytest.mark.parametrize(
+    ("status", "cls", "reason"),
+    [
+        (400, TerminalError, "bad_request"),
+        (401, TerminalError, "unauthorized"),
+        (403, TerminalError, "forbidden"),
+        (404, NotFoundError, "not_found"),
+        (409, ConflictError, "conflict"),
+        (412, PreconditionFailedError, "precondition_failed"),
+        (422, TerminalError, "unprocessable"),
+        (418, TerminalError, "client_error"),
+    ],
+)
 async def test_4xx_are_terminal_and_not_retried(status, cls, reason):
-    client, seen, sleeps = client_for(lambda request: httpx.Response(status, json={"errors": [
-        {"code": "X", "message": "nope"}]}))
+    client, seen, sleeps = client_for(
+        lambda request: httpx.Response(status, json={"errors": [{"code": "X", "message": "nope"}]})
+    )
     async with client:
         with pytest.raises(cls) as error:
             await client.update_member("demo", 3, 2)
@@ -208,8 +244,19 @@ async def test_4xx_are_terminal_and_not_retried(status, cls, reason):
 
 
 async def test_bad_project_name_is_terminal_bad_name():
-    client, _, _ = client_for(lambda request: httpx.Response(400, json={"errors": [
-        {"code": "BAD_REQUEST", "message": "project name is not in lower case or contains illegal characters"}]}))
+    client, _, _ = client_for(
+        lambda request: httpx.Response(
+            400,
+            json={
+                "errors": [
+                    {
+                        "code": "BAD_REQUEST",
+                        "message": "project name is not in lower case or contains illegal characters",
+                    }
+                ]
+            },
+        )
+    )
     async with client:
         with pytest.raises(TerminalError) as error:
             await client.create_project("Bad Name")
@@ -241,7 +288,9 @@ async def test_ensure_member_writes_only_differences():
 
     def handler(request: httpx.Request) -> httpx.Response:
         if request.method == "GET":
-            return httpx.Response(200, json=[{"id": 4, "entity_name": "bob", "entity_type": "u", "role_id": state["role"]}])
+            return httpx.Response(
+                200, json=[{"id": 4, "entity_name": "bob", "entity_type": "u", "role_id": state["role"]}]
+            )
         state["role"] = 4
         return httpx.Response(200)
 

@@ -48,8 +48,15 @@ class FakeHarbor:
     ids: itertools.count = field(default_factory=lambda: itertools.count(100))
 
     def __post_init__(self) -> None:
-        self.users[1] = {"user_id": 1, "username": ADMIN, "email": "admin@example.com", "realname": "admin",
-                         "comment": "", "password": ADMIN_PASSWORD, "sysadmin_flag": True}
+        self.users[1] = {
+            "user_id": 1,
+            "username": ADMIN,
+            "email": "admin@example.com",
+            "realname": "admin",
+            "comment": "",
+            "password": ADMIN_PASSWORD,
+            "sysadmin_flag": True,
+        }
 
     # -- helpers for tests ----------------------------------------------------------------------
 
@@ -72,17 +79,30 @@ class FakeHarbor:
 
     def add_user(self, username: str, email: str | None = None, comment: str = "") -> int:
         uid = next(self.ids)
-        self.users[uid] = {"user_id": uid, "username": username, "email": email or f"{username}@example.com",
-                           "realname": username, "comment": comment, "password": "Passw0rdX", "sysadmin_flag": False}
+        self.users[uid] = {
+            "user_id": uid,
+            "username": username,
+            "email": email or f"{username}@example.com",
+            "realname": username,
+            "comment": comment,
+            "password": "Passw0rdX",
+            "sysadmin_flag": False,
+        }
         return uid
 
     def add_project(self, name: str, owner: str = ADMIN) -> int:
         owner_id = next(u["user_id"] for u in self.users.values() if u["username"] == owner)
         pid = next(self.ids)
-        self.projects[pid] = {"project_id": pid, "name": name, "owner_id": owner_id, "owner_name": owner,
-                              "metadata": {"public": "false"}}
-        self.members[pid] = {next(self.ids): {"entity_name": owner, "entity_type": "u", "role_id": 1,
-                                              "entity_id": owner_id}}
+        self.projects[pid] = {
+            "project_id": pid,
+            "name": name,
+            "owner_id": owner_id,
+            "owner_name": owner,
+            "metadata": {"public": "false"},
+        }
+        self.members[pid] = {
+            next(self.ids): {"entity_name": owner, "entity_type": "u", "role_id": 1, "entity_id": owner_id}
+        }
         self.quotas[next(self.ids)] = {"project_id": pid, "hard": {"storage": -1}}
         self.repositories[pid] = []
         self.rules[pid] = []
@@ -103,7 +123,11 @@ class FakeHarbor:
             response = httpx.Response(200, text='"Pong"')
         else:
             user = self._auth(request)
-            response = self._route(request, path.removeprefix("/api/v2.0"), user) if user else _error(401, "unauthorized")
+            response = (
+                self._route(request, path.removeprefix("/api/v2.0"), user)
+                if user
+                else _error(401, "unauthorized")
+            )
         response.headers["Set-Cookie"] = "sid=abc123; Path=/; HttpOnly"
         if "X-Request-Id" in request.headers:
             response.headers["X-Request-Id"] = request.headers["X-Request-Id"]
@@ -114,7 +138,9 @@ class FakeHarbor:
         if not header.startswith("Basic "):
             return None
         name, _, password = base64.b64decode(header[6:]).decode().partition(":")
-        return next((u for u in self.users.values() if u["username"] == name and u["password"] == password), None)
+        return next(
+            (u for u in self.users.values() if u["username"] == name and u["password"] == password), None
+        )
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         header = request.headers.get("Authorization", "")
@@ -127,7 +153,7 @@ class FakeHarbor:
     def _page(self, request: httpx.Request, items: list[Any]) -> httpx.Response:
         page = int(request.url.params.get("page", 1))
         size = min(int(request.url.params.get("page_size", 10)), self.page_size_cap)
-        chunk = items[(page - 1) * size: page * size]
+        chunk = items[(page - 1) * size : page * size]
         headers = {"X-Total-Count": str(len(items))}
         if page * size < len(items):
             params = dict(request.url.params) | {"page": str(page + 1), "page_size": str(size)}
@@ -172,8 +198,14 @@ class FakeHarbor:
                 return httpx.Response(200)
         if path == "/quotas" and m == "GET":
             ref = int(q["reference_id"])
-            return self._page(request, [{"id": k, "ref": {"id": v["project_id"]}, "hard": v["hard"], "used": {}}
-                                        for k, v in self.quotas.items() if v["project_id"] == ref])
+            return self._page(
+                request,
+                [
+                    {"id": k, "ref": {"id": v["project_id"]}, "hard": v["hard"], "used": {}}
+                    for k, v in self.quotas.items()
+                    if v["project_id"] == ref
+                ],
+            )
         if (match := re.fullmatch(r"/quotas/(\d+)", path)) and m == "PUT":
             self.quotas[int(match[1])]["hard"] = body["hard"]
             return httpx.Response(200)
@@ -183,8 +215,9 @@ class FakeHarbor:
                 return _error(404, "project not found")
             members = self.members[project["project_id"]]
             if m == "GET":
-                return self._page(request, [{"id": k, "project_id": project["project_id"], **v}
-                                            for k, v in members.items()])
+                return self._page(
+                    request, [{"id": k, "project_id": project["project_id"], **v} for k, v in members.items()]
+                )
             if m == "POST":
                 name = body["member_user"]["username"]
                 user = next((u for u in self.users.values() if u["username"] == name), None)
@@ -193,9 +226,15 @@ class FakeHarbor:
                 if any(v["entity_name"] == name for v in members.values()):
                     return _error(409, "member already exists")
                 mid = next(self.ids)
-                members[mid] = {"entity_name": name, "entity_type": "u", "role_id": body["role_id"],
-                                "entity_id": user["user_id"]}
-                return httpx.Response(201, headers={"Location": f"/api/v2.0/projects/{project['project_id']}/members/{mid}"})
+                members[mid] = {
+                    "entity_name": name,
+                    "entity_type": "u",
+                    "role_id": body["role_id"],
+                    "entity_id": user["user_id"],
+                }
+                return httpx.Response(
+                    201, headers={"Location": f"/api/v2.0/projects/{project['project_id']}/members/{mid}"}
+                )
             mid = int(match[2])
             if m == "PUT":
                 members[mid]["role_id"] = body["role_id"]
@@ -208,13 +247,23 @@ class FakeHarbor:
             name = query.removeprefix("username=")
             return self._page(request, [_public(u) for u in self.users.values() if u["username"] == name])
         if path == "/users/search":
-            return self._page(request, [{"user_id": u["user_id"], "username": u["username"]}
-                                        for u in self.users.values() if q["username"] in u["username"]])
+            return self._page(
+                request,
+                [
+                    {"user_id": u["user_id"], "username": u["username"]}
+                    for u in self.users.values()
+                    if q["username"] in u["username"]
+                ],
+            )
         if path == "/users" and m == "POST":
-            if any(u["username"] == body["username"] or u["email"] == body["email"] for u in self.users.values()):
+            if any(
+                u["username"] == body["username"] or u["email"] == body["email"] for u in self.users.values()
+            ):
                 return _error(409, "username or email already exists")
             pw = body["password"]
-            if not (len(pw) >= 8 and re.search("[A-Z]", pw) and re.search("[a-z]", pw) and re.search("[0-9]", pw)):
+            if not (
+                len(pw) >= 8 and re.search("[A-Z]", pw) and re.search("[a-z]", pw) and re.search("[0-9]", pw)
+            ):
                 return _error(400, "weak password")
             uid = self.add_user(body["username"], body["email"], body.get("comment", ""))
             self.users[uid].update(realname=body["realname"], password=pw)
@@ -233,7 +282,9 @@ class FakeHarbor:
                 return httpx.Response(200)
         if path == "/robots" and m == "GET":
             pid = int(re.search(r"ProjectID=(\d+)", q["q"])[1])  # type: ignore[index]
-            return self._page(request, [_robot_public(k, r) for k, r in self.robots.items() if r["project_id"] == pid])
+            return self._page(
+                request, [_robot_public(k, r) for k, r in self.robots.items() if r["project_id"] == pid]
+            )
         if path == "/robots" and m == "POST":
             namespace = body["permissions"][0]["namespace"]
             project = self.project(namespace)
@@ -243,10 +294,20 @@ class FakeHarbor:
             if any(r["name"] == full for r in self.robots.values()):
                 return _error(409, "robot already exists")
             rid = next(self.ids)
-            secret = body.get("secret") if self.honour_create_secret and body.get("secret") else f"Gen{rid}abcdefG1"
-            self.robots[rid] = {"name": full, "project_id": project["project_id"], "secret": secret,
-                                "permissions": body["permissions"], "disable": body.get("disable", False),
-                                "description": body.get("description", ""), "duration": body.get("duration", -1)}
+            secret = (
+                body.get("secret")
+                if self.honour_create_secret and body.get("secret")
+                else f"Gen{rid}abcdefG1"
+            )
+            self.robots[rid] = {
+                "name": full,
+                "project_id": project["project_id"],
+                "secret": secret,
+                "permissions": body["permissions"],
+                "disable": body.get("disable", False),
+                "description": body.get("description", ""),
+                "duration": body.get("duration", -1),
+            }
             return httpx.Response(201, json={"id": rid, "name": full, "secret": secret})
         if match := re.fullmatch(r"/robots/(\d+)", path):
             robot = self.robots.get(int(match[1]))
@@ -296,9 +357,16 @@ def _public(user: dict[str, Any]) -> dict[str, Any]:
 
 
 def _robot_public(rid: int, robot: dict[str, Any]) -> dict[str, Any]:
-    return {"id": rid, "name": robot["name"], "level": "project", "duration": robot["duration"],
-            "disable": robot["disable"], "editable": True, "description": robot["description"],
-            "permissions": robot["permissions"]}
+    return {
+        "id": rid,
+        "name": robot["name"],
+        "level": "project",
+        "duration": robot["duration"],
+        "disable": robot["disable"],
+        "editable": True,
+        "description": robot["description"],
+        "permissions": robot["permissions"],
+    }
 
 
 @pytest.fixture
@@ -312,8 +380,13 @@ async def _no_sleep(_: float) -> None:
 
 @pytest.fixture
 async def harbor_client(fake_harbor: FakeHarbor):
-    async with HarborClient("http://harbor.test", ADMIN, ADMIN_PASSWORD, transport=httpx.MockTransport(fake_harbor),
-                            sleep=_no_sleep) as client:
+    async with HarborClient(
+        "http://harbor.test",
+        ADMIN,
+        ADMIN_PASSWORD,
+        transport=httpx.MockTransport(fake_harbor),
+        sleep=_no_sleep,
+    ) as client:
         yield client
 
 
@@ -321,5 +394,8 @@ async def harbor_client(fake_harbor: FakeHarbor):
 def make_reconciler(harbor_client: HarborClient, tmp_path):
     def make(**config: Any) -> Reconciler:
         config.setdefault("owner_account", ADMIN)
-        return Reconciler(harbor_client, ReconcileConfig(**config), DirectorySecretStore(tmp_path / "secrets"))
+        return Reconciler(
+            harbor_client, ReconcileConfig(**config), DirectorySecretStore(tmp_path / "secrets")
+        )
+
     return make

@@ -16,10 +16,15 @@ P = StateKey(kind=ResourceKind.PROJECT, name="demo")
 
 def demo(**changes) -> ProjectState:
     base = dict(
-        name="demo", hopsworks_id=7, owner="alice",
+        name="demo",
+        hopsworks_id=7,
+        owner="alice",
         members={"alice": 1, "bob": 4, "carol": 2},
         storage_limit=10 * 2**30,
-        robots=(RobotState(name="pull", actions=("pull",)), RobotState(name="push", actions=("pull", "push"))),
+        robots=(
+            RobotState(name="pull", actions=("pull",)),
+            RobotState(name="push", actions=("pull", "push")),
+        ),
     )
     return ProjectState(**(base | changes))
 
@@ -35,11 +40,19 @@ async def test_create_then_second_reconcile_writes_nothing(fake_harbor, make_rec
     first = await reconciler.reconcile(P, demo())
     assert first.outcome == "done"
     assert {(r.action.kind, r.action.resource) for r in first.results} == {
-        ("create", "project"), ("create", "member"), ("create", "robot")}
+        ("create", "project"),
+        ("create", "member"),
+        ("create", "robot"),
+    }
     assert fake_harbor.member_roles("demo") == {"admin": 1, "alice": 1, "bob": 4, "carol": 2}
-    quota = next(q for q in fake_harbor.quotas.values() if q["project_id"] == fake_harbor.project("demo")["project_id"])
+    quota = next(
+        q for q in fake_harbor.quotas.values() if q["project_id"] == fake_harbor.project("demo")["project_id"]
+    )
     assert quota["hard"]["storage"] == 10 * 2**30
-    assert sorted(r["name"] for r in fake_harbor.project_robots("demo")) == ["robot$demo+pull", "robot$demo+push"]
+    assert sorted(r["name"] for r in fake_harbor.project_robots("demo")) == [
+        "robot$demo+pull",
+        "robot$demo+push",
+    ]
 
     writes_before = len(fake_harbor.writes)
     second = await reconciler.reconcile(P, demo())
@@ -87,7 +100,12 @@ async def test_robot_permission_drift_is_updated_in_place(fake_harbor, make_reco
     reconciler = make_reconciler()
     await reconciler.reconcile(P, demo())
     ids = {r["name"]: rid for rid, r in fake_harbor.robots.items()}
-    wider = demo(robots=(RobotState(name="pull", actions=("pull", "push")), RobotState(name="push", actions=("pull", "push"))))
+    wider = demo(
+        robots=(
+            RobotState(name="pull", actions=("pull", "push")),
+            RobotState(name="push", actions=("pull", "push")),
+        )
+    )
     result = await reconciler.reconcile(P, wider)
     assert [(a.kind, a.resource, a.name) for a in result.actions] == [("update", "robot", "pull")]
     assert {r["name"]: rid for rid, r in fake_harbor.robots.items()} == ids  # same robots, no delete+create
@@ -104,7 +122,10 @@ async def test_members_follow_desired_but_own_account_stays(fake_harbor, make_re
     await reconciler.reconcile(P, demo())
     result = await reconciler.reconcile(P, demo(members={"alice": 1, "bob": 2, "dave": 4}))
     assert [(a.kind, a.name) for a in result.actions if a.resource == "member"] == [
-        ("create", "dave"), ("update", "bob"), ("delete", "carol")]
+        ("create", "dave"),
+        ("update", "bob"),
+        ("delete", "carol"),
+    ]
     assert fake_harbor.member_roles("demo") == {"admin": 1, "alice": 1, "bob": 2, "dave": 4}
 
 
@@ -131,8 +152,10 @@ async def test_hand_made_changes_are_undone(fake_harbor, make_reconciler, users)
     members[998] = {"entity_name": "devs", "entity_type": "g", "role_id": 2}  # a group: not ours
     result = await reconciler.reconcile(P, demo())
     assert [str(a) for a in result.actions] == [
-        "update quota demo (storage 5 -> 10737418240)", "update member bob (role 3 -> 4)",
-        "delete member dave (role 2)"]
+        "update quota demo (storage 5 -> 10737418240)",
+        "update member bob (role 3 -> 4)",
+        "delete member dave (role 2)",
+    ]
     assert await reconciler.plan(P, demo()) == []
     assert 998 in members
 
@@ -204,7 +227,8 @@ async def test_users_created_updated_and_kept(fake_harbor, make_reconciler):
     assert (await reconciler.reconcile(key, erin)).actions == []
     moved = erin.model_copy(update={"email": "erin@new.example.com"})
     assert [str(a) for a in (await reconciler.reconcile(key, moved)).actions] == [
-        "update user erin (email erin@example.com -> erin@new.example.com)"]
+        "update user erin (email erin@example.com -> erin@new.example.com)"
+    ]
     inactive = moved.model_copy(update={"active": False})
     assert (await reconciler.reconcile(key, inactive)).actions == []  # account kept
     assert (await reconciler.reconcile(key, None)).actions == []  # delete_users=False: kept
@@ -232,7 +256,9 @@ async def test_email_taken_by_another_user_is_terminal(fake_harbor, make_reconci
 
 async def test_ldap_mode_never_touches_users(fake_harbor, make_reconciler):
     key = StateKey(kind=ResourceKind.USER, name="ivan")
-    result = await make_reconciler(db_auth=False).reconcile(key, UserState(username="ivan", email="i@example.com"))
+    result = await make_reconciler(db_auth=False).reconcile(
+        key, UserState(username="ivan", email="i@example.com")
+    )
     assert result.actions == [] and fake_harbor.log == []
 
 
