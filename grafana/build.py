@@ -50,12 +50,7 @@ CATALOGUE_END = "<!-- catalogue:end -->"
 
 def _query(ref_id: str, expr: str, legend: str) -> prometheus.Dataquery:
     return (
-        prometheus.Dataquery()
-        .ref_id(ref_id)
-        .expr(expr)
-        .legend_format(legend)
-        .range()
-        .datasource(DATASOURCE)
+        prometheus.Dataquery().ref_id(ref_id).expr(expr).legend_format(legend).range().datasource(DATASOURCE)
     )
 
 
@@ -77,12 +72,16 @@ def _panel(spec: PanelSpec) -> dashboard_builder.Panel | timeseries.Panel | stat
             .reduce_options(common_builder.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
         )
         if spec.up_down:
-            panel = panel.mappings([
-                ValueMap(options={
-                    "0": ValueMappingResult(text="DOWN", color="red", index=0),
-                    "1": ValueMappingResult(text="UP", color="green", index=1),
-                })
-            ])
+            panel = panel.mappings(
+                [
+                    ValueMap(
+                        options={
+                            "0": ValueMappingResult(text="DOWN", color="red", index=0),
+                            "1": ValueMappingResult(text="UP", color="green", index=1),
+                        }
+                    )
+                ]
+            )
     else:
         panel = (
             timeseries.Panel()

@@ -62,8 +62,11 @@ def collect() -> list[Metric]:
         for m in sorted(_declared(module_name), key=lambda m: m._name):
             name = m._name + "_total" if m._type == "counter" else m._name
             buckets = tuple(getattr(m, "_upper_bounds", ()) or ())
-            found.append(Metric(process, job, module_name, name, m._type, tuple(m._labelnames),
-                                m._documentation, buckets))
+            found.append(
+                Metric(
+                    process, job, module_name, name, m._type, tuple(m._labelnames), m._documentation, buckets
+                )
+            )
     return found
 
 
@@ -90,5 +93,7 @@ def markdown_table(metrics: list[Metric]) -> str:
         meaning = m.help.replace("|", "\\|")
         if m.buckets:
             meaning += " Buckets: " + ", ".join(_fmt_bucket(b) for b in m.buckets) + "."
-        lines.append(f"| `{m.name}` | {m.type} | {labels} | {m.process} (`{m.job}`) | `{m.module}` | {meaning} |")
+        lines.append(
+            f"| `{m.name}` | {m.type} | {labels} | {m.process} (`{m.job}`) | `{m.module}` | {meaning} |"
+        )
     return "\n".join(lines) + "\n"
