@@ -45,7 +45,10 @@ def _client(base_url: str, auth: tuple[str, str] | None = None) -> httpx.Client:
     """An httpx client whose cookie jar refuses every cookie (no `sid`, so no CSRF check)."""
     jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     return httpx.Client(
-        base_url=base_url, auth=auth, cookies=jar, timeout=30,
+        base_url=base_url,
+        auth=auth,
+        cookies=jar,
+        timeout=30,
         headers={"X-Request-Id": f"hopsharbor-test-{uuid.uuid4().hex[:8]}"},
     )
 
@@ -120,8 +123,11 @@ class Registry:
         # Appended by hand: httpx's params= would drop the upload's _state query (DESIGN.md).
         sep = "&" if "?" in location else "?"
         return self.request(
-            "PUT", f"{location}{sep}digest={_digest(data)}", scope,
-            content=data, headers={"Content-Type": "application/octet-stream"},
+            "PUT",
+            f"{location}{sep}digest={_digest(data)}",
+            scope,
+            content=data,
+            headers={"Content-Type": "application/octet-stream"},
         )
 
 
@@ -149,15 +155,22 @@ def _make_image(text: str) -> Image:
         info.size, info.mtime, info.mode = len(payload), 0, 0o644
         tar.addfile(info, io.BytesIO(payload))
     layer = gzip.compress(raw.getvalue(), mtime=0)
-    config = json.dumps({
-        "architecture": "amd64", "os": "linux", "config": {},
-        "rootfs": {"type": "layers", "diff_ids": [_digest(raw.getvalue())]},
-    }).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2, "mediaType": OCI_MANIFEST,
-        "config": {"mediaType": OCI_CONFIG, "digest": _digest(config), "size": len(config)},
-        "layers": [{"mediaType": OCI_LAYER, "digest": _digest(layer), "size": len(layer)}],
-    }).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {},
+            "rootfs": {"type": "layers", "diff_ids": [_digest(raw.getvalue())]},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": _digest(config), "size": len(config)},
+            "layers": [{"mediaType": OCI_LAYER, "digest": _digest(layer), "size": len(layer)}],
+        }
+    ).encode()
     return Image(layer=layer, config=config, manifest=manifest)
 
 
@@ -168,8 +181,11 @@ def _push(reg: Registry, repo: str, tag: str, image: Image) -> httpx.Response:
         if r.status_code != 201:
             return r
     return reg.request(
-        "PUT", f"/v2/{repo}/manifests/{tag}", f"repository:{repo}:pull,push",
-        content=image.manifest, headers={"Content-Type": OCI_MANIFEST},
+        "PUT",
+        f"/v2/{repo}/manifests/{tag}",
+        f"repository:{repo}:pull,push",
+        content=image.manifest,
+        headers={"Content-Type": OCI_MANIFEST},
     )
 
 
@@ -237,13 +253,25 @@ class Harbor:
         self.api.delete(f"/projects/{name}", headers=by_name)
 
     def create_robot(self, project: str, name: str) -> dict[str, object]:
-        r = self.api.post("/robots", json={
-            "name": name, "level": "project", "duration": -1, "description": "hopsharbor test",
-            "permissions": [{"kind": "project", "namespace": project, "access": [
-                {"resource": "repository", "action": "pull"},
-                {"resource": "repository", "action": "push"},
-            ]}],
-        })
+        r = self.api.post(
+            "/robots",
+            json={
+                "name": name,
+                "level": "project",
+                "duration": -1,
+                "description": "hopsharbor test",
+                "permissions": [
+                    {
+                        "kind": "project",
+                        "namespace": project,
+                        "access": [
+                            {"resource": "repository", "action": "pull"},
+                            {"resource": "repository", "action": "push"},
+                        ],
+                    }
+                ],
+            },
+        )
         assert r.status_code == 201, r.text
         robot = r.json()
         assert robot["name"] == f"robot${project}+{name}"
@@ -291,7 +319,8 @@ def test_core_answers_ping_and_its_database_and_redis_are_healthy(harbor: Harbor
         health = anonymous.get("/api/v2.0/health").json()
     status = {c["name"]: c["status"] for c in health["components"]}
     assert {k: status.get(k) for k in ("core", "database", "redis", "registry")} == dict.fromkeys(
-        ("core", "database", "redis", "registry"), "healthy"), health
+        ("core", "database", "redis", "registry"), "healthy"
+    ), health
 
 
 def test_project_create_then_conflict(harbor: Harbor, projects: list[str]) -> None:
@@ -306,40 +335,68 @@ def test_project_create_then_conflict(harbor: Harbor, projects: list[str]) -> No
 def test_user_is_added_with_each_role(harbor: Harbor, projects: list[str]) -> None:
     project = _new_project(harbor, projects)
     username = _unique("hhuser")
-    r = harbor.api.post("/users", json={
-        "username": username, "email": f"{username}@example.com", "realname": username,
-        "password": "Passw0rd" + uuid.uuid4().hex[:8], "comment": "hopsharbor test",
-    })
+    r = harbor.api.post(
+        "/users",
+        json={
+            "username": username,
+            "email": f"{username}@example.com",
+            "realname": username,
+            "password": "Passw0rd" + uuid.uuid4().hex[:8],
+            "comment": "hopsharbor test",
+        },
+    )
     assert r.status_code == 201, r.text
-    assert harbor.api.post("/users", json={
-        "username": username, "email": f"other-{username}@example.com", "realname": username,
-        "password": "Passw0rdX1", "comment": "",
-    }).status_code == 409
+    assert (
+        harbor.api.post(
+            "/users",
+            json={
+                "username": username,
+                "email": f"other-{username}@example.com",
+                "realname": username,
+                "password": "Passw0rdX1",
+                "comment": "",
+            },
+        ).status_code
+        == 409
+    )
     user_id = int(r.headers["location"].rstrip("/").rsplit("/", 1)[1])
     by_name = {"X-Is-Resource-Name": "true"}
     try:
         for role_id, role_name in ROLES.items():
-            r = harbor.api.post(f"/projects/{project}/members", headers=by_name,
-                                json={"role_id": role_id, "member_user": {"username": username}})
+            r = harbor.api.post(
+                f"/projects/{project}/members",
+                headers=by_name,
+                json={"role_id": role_id, "member_user": {"username": username}},
+            )
             assert r.status_code == 201, (role_id, r.text)
-            members = harbor.api.get(f"/projects/{project}/members", headers=by_name,
-                                     params={"entityname": username}).json()
+            members = harbor.api.get(
+                f"/projects/{project}/members", headers=by_name, params={"entityname": username}
+            ).json()
             [member] = [m for m in members if m["entity_name"] == username]
             assert (member["role_id"], member["role_name"].lower()) == (role_id, role_name.lower())
-            dup = harbor.api.post(f"/projects/{project}/members", headers=by_name,
-                                  json={"role_id": role_id, "member_user": {"username": username}})
+            dup = harbor.api.post(
+                f"/projects/{project}/members",
+                headers=by_name,
+                json={"role_id": role_id, "member_user": {"username": username}},
+            )
             assert dup.status_code == 409, dup.text
-            assert harbor.api.delete(f"/projects/{project}/members/{member['id']}",
-                                     headers=by_name).status_code == 200
-        unknown = harbor.api.post(f"/projects/{project}/members", headers=by_name,
-                                  json={"role_id": 2, "member_user": {"username": _unique("nobody")}})
+            assert (
+                harbor.api.delete(f"/projects/{project}/members/{member['id']}", headers=by_name).status_code
+                == 200
+            )
+        unknown = harbor.api.post(
+            f"/projects/{project}/members",
+            headers=by_name,
+            json={"role_id": 2, "member_user": {"username": _unique("nobody")}},
+        )
         assert unknown.status_code == 404, unknown.text
     finally:
         harbor.api.delete(f"/users/{user_id}")
 
 
 def test_robot_pushes_and_pulls_then_repository_and_project_are_deleted(
-    harbor: Harbor, projects: list[str],
+    harbor: Harbor,
+    projects: list[str],
 ) -> None:
     project = _new_project(harbor, projects)
     by_name = {"X-Is-Resource-Name": "true"}
@@ -382,8 +439,9 @@ def test_robot_of_another_project_is_refused(harbor: Harbor, projects: list[str]
 
     reg = harbor.registry(str(stranger["name"]), str(stranger["secret"]))
     try:
-        pull = reg.request("GET", f"/v2/{repo}/manifests/v1", f"repository:{repo}:pull",
-                           headers={"Accept": OCI_MANIFEST})
+        pull = reg.request(
+            "GET", f"/v2/{repo}/manifests/v1", f"repository:{repo}:pull", headers={"Accept": OCI_MANIFEST}
+        )
         assert pull.status_code in (401, 403), pull.text
         assert image.manifest not in pull.content
         push = reg.upload_blob(repo, _make_image(_unique("intruder ")).layer)
