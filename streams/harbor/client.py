@@ -200,15 +200,17 @@ class HarborClient:
         )
         return [Member.model_validate(m) for m in items]
 
-    async def add_member(self, project: str, username: str, role_id: int) -> None:
-        """201, or ConflictError (already a member) / NotFoundError (no such user)."""
-        await self.http.request(
+    async def add_member(self, project: str, username: str, role_id: int) -> int | None:
+        """Add a user member; returns its member id (from Location). 409 -> ConflictError (already a
+        member); 404 -> NotFoundError (no such user)."""
+        response = await self.http.request(
             "POST",
             "/projects/{project}/members",
             path_params={"project": project},
             headers=_BY_NAME,
             json={"role_id": role_id, "member_user": {"username": username}},
         )
+        return _id_from_location(response)
 
     async def update_member(self, project: str, member_id: int, role_id: int) -> None:
         await self.http.request(

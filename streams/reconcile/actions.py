@@ -40,6 +40,7 @@ class ActionResult:
 
     action: Action
     outcome: Outcome | None
+    ref: int | None = None  # Harbor id of what a create made, when Harbor told it
 
 
 @dataclass(frozen=True)

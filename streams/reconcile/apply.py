@@ -24,7 +24,8 @@ from streams.secrets.base import SecretStore, generate_secret
 
 __all__ = ["Applier"]
 
-Handler = Callable[["Applier", str, Action], Awaitable[Outcome | None]]
+Applied = Outcome | None | tuple[Outcome, int | None]  # (outcome, id of what a create made)
+Handler = Callable[["Applier", str, Action], Awaitable[Applied]]
 
 
 @dataclass
@@ -38,7 +39,9 @@ class Applier:
         results = []
         for action in actions:
             handler = HANDLERS[(action.kind, action.resource)]
-            results.append(ActionResult(action, await handler(self, scope, action)))
+            applied = await handler(self, scope, action)
+            outcome, ref = applied if isinstance(applied, tuple) else (applied, None)
+            results.append(ActionResult(action, outcome, ref))
         return results
 
     # -- secrets ---------------------------------------------------------------------------------
@@ -55,14 +58,14 @@ class Applier:
 
     # -- users -----------------------------------------------------------------------------------
 
-    async def create_user(self, scope: str, action: Action) -> Outcome | None:
+    async def create_user(self, scope: str, action: Action) -> Applied:
         desired = action.value
         assert isinstance(desired, UserState)
         # The password only satisfies Harbor (db_auth needs one); people sign in through Hopsworks'
         # credentials flow, so it is not kept anywhere.
         password = generate_secret(32)
         try:
-            await self.client.create_user(
+            user_id = await self.client.create_user(
                 desired.username,
                 desired.email,
                 desired.realname or desired.username,
@@ -75,7 +78,7 @@ class Applier:
                     "conflict", f"user {desired.username!r}: {exc.message}", status=409
                 ) from exc
             return None  # created meanwhile: requeue to compare its profile
-        return Outcome.CREATED
+        return Outcome.CREATED, user_id
 
     async def update_user(self, scope: str, action: Action) -> Outcome | None:
         desired, current = action.value, action.current
@@ -91,9 +94,9 @@ class Applier:
 
     # -- projects --------------------------------------------------------------------------------
 
-    async def create_project(self, scope: str, action: Action) -> Outcome | None:
+    async def create_project(self, scope: str, action: Action) -> Applied:
         try:
-            await self.client.create_project(scope, _int(action))
+            project_id = await self.client.create_project(scope, _int(action))
         except errors.ConflictError as exc:
             project = await self.client.get_project(scope)
             if project is None:
@@ -104,8 +107,8 @@ class Applier:
                     f"project {scope!r} was created meanwhile by {project.owner_name!r}",
                     status=409,
                 ) from exc
-            return Outcome.UNCHANGED  # ours already (a retried POST, or another worker)
-        return Outcome.CREATED
+            return Outcome.UNCHANGED, project.project_id  # ours already (a retried POST, another worker)
+        return Outcome.CREATED, project_id
 
     async def update_quota(self, scope: str, action: Action) -> Outcome | None:
         assert action.ref is not None
@@ -132,14 +135,14 @@ class Applier:
 
     # -- members ---------------------------------------------------------------------------------
 
-    async def create_member(self, scope: str, action: Action) -> Outcome | None:
+    async def create_member(self, scope: str, action: Action) -> Applied:
         try:
-            await self.client.add_member(scope, action.name, _int(action))
+            member_id = await self.client.add_member(scope, action.name, _int(action))
         except errors.NotFoundError:
             return None  # the user is not in Harbor yet: its own key creates it; requeue
         except errors.ConflictError:
             return None  # added meanwhile, maybe with another role: requeue to compare
-        return Outcome.CREATED
+        return Outcome.CREATED, member_id
 
     async def update_member(self, scope: str, action: Action) -> Outcome | None:
         assert action.ref is not None
@@ -153,7 +156,7 @@ class Applier:
 
     # -- robots ----------------------------------------------------------------------------------
 
-    async def create_robot(self, scope: str, action: Action) -> Outcome | None:
+    async def create_robot(self, scope: str, action: Action) -> Applied:
         secret = self._secret_for(scope, action.name)
         try:
             robot_id, _, reported = await self.client.create_robot(
@@ -167,7 +170,7 @@ class Applier:
             return None  # created meanwhile (a retried POST): requeue; it is found, never duplicated
         if reported != secret:  # Harbor chose its own: set ours, so a restart can restore it
             await self.client.set_robot_secret(robot_id, secret)
-        return Outcome.CREATED
+        return Outcome.CREATED, robot_id
 
     async def update_robot(self, scope: str, action: Action) -> Outcome | None:
         assert isinstance(action.current, Robot)

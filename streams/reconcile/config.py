@@ -28,6 +28,9 @@ class ReconcileConfig:
     verify_robot_secrets: on every reconcile, check each stored robot secret against Harbor's token
         service (one GET per robot) and set it again when someone changed it. False saves those
         calls; a secret changed by hand is then only restored when the stored one is missing.
+    cache_ttl: seconds the reconciler trusts what it observed and wrote for a key (see cache.py);
+        0 (default) reads Harbor on every reconcile. `reconcile(..., fresh=True)` always reads.
+    cache_max_keys: bound of that cache (least recently used keys are dropped first).
     requeue_after: seconds after which a key should be reconciled again when it could not finish
         yet (a member whose user does not exist yet, a project that still has repositories).
     """
@@ -41,3 +44,5 @@ class ReconcileConfig:
     robot_prefix: str = "robot$"
     verify_robot_secrets: bool = True
     requeue_after: float = 5.0
+    cache_ttl: float = 0.0
+    cache_max_keys: int = 10_000

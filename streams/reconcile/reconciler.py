@@ -4,7 +4,7 @@ Called by the worker's reconcile agent (streams/app) for each dirty key and by t
 resync, and by `hopsharbor reconcile` (plan for --dry-run). The steps of one reconcile:
 
   1. take the key's lock (one reconcile per key at a time, any number of keys in parallel);
-  2. observe Harbor for that key (reads only);
+  2. observe Harbor for that key (reads only), or take the cached observation (config.cache_ttl);
   3. diff desired against observed (pure; TerminalError for a foreign project or a bad name);
   4. nothing to do -> "done" without a single write;
   5. apply the actions in the plan's safe order;
@@ -13,7 +13,7 @@ resync, and by `hopsharbor reconcile` (plan for --dry-run). The steps of one rec
 Failures: RetriableError (Harbor down, 5xx, 429, after the client's own retries) -> the caller
 backs off for this key and calls again; TerminalError -> the caller dead-letters the key and
 does not retry until its desired state changes. A half-applied plan is harmless: the next
-reconcile observes what was done and plans only the rest.
+reconcile observes what was done and plans only the rest. Any failure drops the key's cache entry.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ from streams.desired.model import ProjectState, ResourceKind, StateKey, UserStat
 from streams.harbor._http import request_id_scope
 from streams.harbor.client import HarborClient
 from streams.harbor.errors import TerminalError
-from streams.reconcile.actions import Action, ReconcileResult
+from streams.harbor.models import Quota
+from streams.reconcile.actions import Action, ActionResult, ReconcileResult
 from streams.reconcile.apply import Applier
+from streams.reconcile.cache import Observed, ObservedCache, observed_after
 from streams.reconcile.config import ReconcileConfig
 from streams.reconcile.diff import diff_project, diff_user
-from streams.reconcile.observe import observe_project, observe_user
+from streams.reconcile.observe import ObservedProject, ObservedUser, observe_project, observe_user
 from streams.secrets.base import SecretStore
 
 __all__ = ["Reconciler"]
@@ -51,40 +53,98 @@ class Reconciler:
         self.config = config
         self.secrets = secrets
         self.clock = clock
+        self.cache = ObservedCache(config.cache_ttl, config.cache_max_keys, clock)
         self._applier = Applier(client, config, secrets)
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiters: dict[str, int] = {}
 
     async def reconcile(
-        self, key: StateKey, desired: Desired, *, request_id: str | None = None
+        self, key: StateKey, desired: Desired, *, request_id: str | None = None, fresh: bool = False
     ) -> ReconcileResult:
-        """Make Harbor match `desired` for `key` (None: absent). `request_id` (e.g. derived from the
-        event's topic/partition/offset) prefixes the X-Request-Id of every Harbor call."""
-        async with self._lock(key.encode()):
-            with request_id_scope(request_id or f"hopsharbor:{key.encode()}:{uuid.uuid4().hex[:8]}"):
-                actions = await self._diff(key, desired)
-                if not actions:
-                    return ReconcileResult("done", None, [], [])
-                results = await self._applier.apply(key.name, actions)
+        """Make Harbor match `desired` for `key` (None: absent).
+
+        `request_id` (e.g. derived from the event's topic/partition/offset) prefixes the
+        X-Request-Id of every Harbor call. `fresh=True` ignores the cache (the periodic resync
+        uses it so that changes made by hand are seen).
+        """
+        encoded = key.encode()
+        async with _KeyLock(self, encoded):
+            with request_id_scope(request_id or f"hopsharbor:{encoded}:{uuid.uuid4().hex[:8]}"):
+                try:
+                    return await self._reconcile(key, encoded, desired, fresh)
+                except BaseException:
+                    self.cache.drop(encoded)
+                    raise
+
+    async def plan(self, key: StateKey, desired: Desired) -> list[Action]:
+        """The actions reconcile would apply now, without writing anything (for --dry-run).
+        Always reads Harbor (never the cache)."""
+        with request_id_scope(f"hopsharbor:plan:{key.encode()}"):
+            return self._diff(key, desired, await self._observe(key, desired))
+
+    def forget(self, key: StateKey | None = None) -> None:
+        """Drop the cached observation of `key` (of every key when None)."""
+        if key is None:
+            self.cache.clear()
+        else:
+            self.cache.drop(key.encode())
+
+    async def _reconcile(self, key: StateKey, encoded: str, desired: Desired, fresh: bool) -> ReconcileResult:
+        observed = None if fresh else self._cached(encoded, desired)
+        cached = observed is not None
+        if observed is None:
+            observed = await self._observe(key, desired)
+        actions = self._diff(key, desired, observed)
+        if not actions:
+            self.cache.put(encoded, observed)
+            return ReconcileResult("done", None, [], [])
+        try:
+            results = await self._applier.apply(key.name, actions)
+        except TerminalError:
+            if not cached:
+                raise
+            # planned from a stale cache entry (e.g. a member removed by hand, then a 404): the
+            # writes that succeeded are idempotent, so plan again from what Harbor really holds
+            self.cache.drop(encoded)
+            return await self._reconcile(key, encoded, desired, fresh=True)
+        self.cache.put(encoded, await self._after(observed, results, desired))
         if any(r.outcome is None for r in results):
             return ReconcileResult("requeue", self.config.requeue_after, actions, results)
         return ReconcileResult("done", None, actions, results)
 
-    async def plan(self, key: StateKey, desired: Desired) -> list[Action]:
-        """The actions reconcile would apply now, without writing anything (for --dry-run)."""
-        with request_id_scope(f"hopsharbor:plan:{key.encode()}"):
-            return await self._diff(key, desired)
+    def _cached(self, encoded: str, desired: Desired) -> Observed | None:
+        if self.config.cache_ttl <= 0:
+            return None
+        observed = self.cache.get(encoded)
+        if isinstance(observed, ObservedProject) and observed.project is not None:
+            # a teardown needs the repositories and tag rules, a normal diff the details
+            if desired is None or not observed.detailed:
+                return None
+        return observed
 
-    async def _diff(self, key: StateKey, desired: Desired) -> list[Action]:
+    async def _after(
+        self, observed: Observed, results: list[ActionResult], desired: Desired
+    ) -> Observed | None:
+        if self.config.cache_ttl <= 0:
+            return None
+        created_quota: Quota | None = None
+        created = next(
+            (r for r in results if (r.action.kind, r.action.resource) == ("create", "project")), None
+        )
+        if created is not None and created.ref is not None and isinstance(desired, ProjectState):
+            created_quota = await self.client.get_project_quota(created.ref)
+        return observed_after(observed, results, desired, self.config, created_quota=created_quota)
+
+    async def _observe(self, key: StateKey, desired: Desired) -> Observed:
         if key.kind is ResourceKind.USER:
             if desired is not None and not isinstance(desired, UserState):
                 raise TerminalError("bad_request", f"{key.encode()}: expected a UserState")
             if not self.config.db_auth:
-                return []
-            return diff_user(key.name, desired, await observe_user(self.client, key.name), self.config)
+                return ObservedUser(None)
+            return await observe_user(self.client, key.name)
         if desired is not None and not isinstance(desired, ProjectState):
             raise TerminalError("bad_request", f"{key.encode()}: expected a ProjectState")
-        observed = await observe_project(
+        return await observe_project(
             self.client,
             self.config,
             self.secrets,
@@ -92,10 +152,13 @@ class Reconciler:
             for_deletion=desired is None,
             robots_wanted=frozenset(r.name for r in desired.robots) if desired else frozenset(),
         )
-        return diff_project(key.name, desired, observed, self.config)
 
-    def _lock(self, key: str) -> _KeyLock:
-        return _KeyLock(self, key)
+    def _diff(self, key: StateKey, desired: Desired, observed: Observed) -> list[Action]:
+        if isinstance(observed, ObservedUser):
+            assert desired is None or isinstance(desired, UserState)
+            return diff_user(key.name, desired, observed, self.config)
+        assert desired is None or isinstance(desired, ProjectState)
+        return diff_project(key.name, desired, observed, self.config)
 
 
 class _KeyLock:

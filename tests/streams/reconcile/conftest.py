@@ -236,6 +236,8 @@ class FakeHarbor:
                     201, headers={"Location": f"/api/v2.0/projects/{project['project_id']}/members/{mid}"}
                 )
             mid = int(match[2])
+            if mid not in members and m == "PUT":
+                return _error(404, "member not found")
             if m == "PUT":
                 members[mid]["role_id"] = body["role_id"]
                 return httpx.Response(200)
@@ -392,10 +394,11 @@ async def harbor_client(fake_harbor: FakeHarbor):
 
 @pytest.fixture
 def make_reconciler(harbor_client: HarborClient, tmp_path):
-    def make(**config: Any) -> Reconciler:
+    def make(clock: Any = None, **config: Any) -> Reconciler:
         config.setdefault("owner_account", ADMIN)
+        extra = {"clock": clock} if clock else {}
         return Reconciler(
-            harbor_client, ReconcileConfig(**config), DirectorySecretStore(tmp_path / "secrets")
+            harbor_client, ReconcileConfig(**config), DirectorySecretStore(tmp_path / "secrets"), **extra
         )
 
     return make

@@ -287,3 +287,63 @@ async def test_concurrent_reconciles_of_one_key_are_serialised(fake_harbor, make
     assert sum(1 for r in results if r.actions) == 1
     assert len(fake_harbor.project_robots("demo")) == 2
     assert reconciler._locks == {}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_cache_makes_a_change_cost_only_its_writes(fake_harbor, make_reconciler, users):
+    clock = Clock()
+    reconciler = make_reconciler(clock=clock, cache_ttl=60)
+    await reconciler.reconcile(P, demo())
+    calls = len(fake_harbor.log)
+    assert (await reconciler.reconcile(P, demo())).actions == []
+    assert len(fake_harbor.log) == calls  # converged and cached: not a single call
+
+    result = await reconciler.reconcile(P, demo(members={"alice": 1, "bob": 4, "carol": 2, "dave": 2}))
+    assert [str(a) for a in result.actions] == ["create member dave (role 2)"]
+    assert fake_harbor.log[calls:] == [("POST", "/api/v2.0/projects/demo/members")]
+
+    # what the cache believes equals what a fresh read finds
+    fresh = make_reconciler(cache_ttl=0)
+    assert await fresh.plan(P, demo(members={"alice": 1, "bob": 4, "carol": 2, "dave": 2})) == []
+
+
+async def test_cache_expires_and_fresh_sees_hand_made_changes(fake_harbor, make_reconciler, users):
+    clock = Clock()
+    reconciler = make_reconciler(clock=clock, cache_ttl=60)
+    await reconciler.reconcile(P, demo())
+    pid = fake_harbor.project("demo")["project_id"]
+    bob = next(k for k, v in fake_harbor.members[pid].items() if v["entity_name"] == "bob")
+    fake_harbor.members[pid][bob]["role_id"] = 3
+    assert (await reconciler.reconcile(P, demo())).actions == []  # trusted the cache
+    assert [a.name for a in (await reconciler.reconcile(P, demo(), fresh=True)).actions] == ["bob"]
+    fake_harbor.members[pid][bob]["role_id"] = 3
+    clock.now += 61
+    assert [a.name for a in (await reconciler.reconcile(P, demo())).actions] == ["bob"]
+
+
+async def test_stale_cache_write_failure_replans_from_harbor(fake_harbor, make_reconciler, users):
+    reconciler = make_reconciler(clock=Clock(), cache_ttl=60)
+    await reconciler.reconcile(P, demo())
+    pid = fake_harbor.project("demo")["project_id"]
+    bob = next(k for k, v in fake_harbor.members[pid].items() if v["entity_name"] == "bob")
+    del fake_harbor.members[pid][bob]  # removed by hand; the cache still has member id `bob`
+    result = await reconciler.reconcile(P, demo(members={"alice": 1, "bob": 2, "carol": 2}))
+    assert result.outcome == "done" and [str(a) for a in result.actions] == ["create member bob (role 2)"]
+    assert fake_harbor.member_roles("demo")["bob"] == 2
+
+
+async def test_cache_after_delete_and_lru_bound(fake_harbor, make_reconciler, users):
+    reconciler = make_reconciler(clock=Clock(), cache_ttl=60, cache_max_keys=1)
+    await reconciler.reconcile(P, demo())
+    await reconciler.reconcile(P, None)
+    calls = len(fake_harbor.log)
+    assert (await reconciler.reconcile(P, None)).actions == [] and len(fake_harbor.log) == calls
+    await reconciler.reconcile(StateKey(kind=ResourceKind.PROJECT, name="other"), None)
+    assert len(reconciler.cache) == 1
