@@ -95,8 +95,9 @@ class Registry:
             self._auth[scope] = f"Basic {token}"
             return
         assert scheme == "bearer", challenge
-        with _client(params["realm"], auth=(self.username, self.password)) as tokens:
-            r = tokens.get("", params={"service": params.get("service", ""), "scope": scope})
+        # The realm as given (a base_url would gain a trailing slash): core's /service/token.
+        with _client("", auth=(self.username, self.password)) as tokens:
+            r = tokens.get(params["realm"], params={"service": params.get("service", ""), "scope": scope})
         r.raise_for_status()
         body = r.json()
         self._auth[scope] = f"Bearer {body.get('token') or body['access_token']}"
