@@ -13,26 +13,59 @@ from typing import Any
 from streams.mapping import ChangeEvent, ProjectRow, TeamRow, UserRow
 
 
-def envelope(op: str, before: dict | None, after: dict | None, *, ts_ms: int = 1_700_000_000_000,
-             wrap: bool = False, table: str = "users") -> bytes:
+def envelope(
+    op: str,
+    before: dict | None,
+    after: dict | None,
+    *,
+    ts_ms: int = 1_700_000_000_000,
+    wrap: bool = False,
+    table: str = "users",
+) -> bytes:
     payload = {
-        "before": before, "after": after, "op": op, "ts_ms": ts_ms + 5,
-        "source": {"version": "test", "connector": "mysql", "name": "hopsworks", "ts_ms": ts_ms,
-                   "snapshot": "false", "db": "hopsworks", "table": table},
+        "before": before,
+        "after": after,
+        "op": op,
+        "ts_ms": ts_ms + 5,
+        "source": {
+            "version": "test",
+            "connector": "mysql",
+            "name": "hopsworks",
+            "ts_ms": ts_ms,
+            "snapshot": "false",
+            "db": "hopsworks",
+            "table": table,
+        },
     }
     doc: Any = {"schema": {}, "payload": payload} if wrap else payload
     return json.dumps(doc).encode()
 
 
-def user_row(uid: int, username: str, email: str, status: int = 2, mode: int = 0,
-             fname: str = "Ada", lname: str = "L") -> dict:
-    return {"uid": uid, "username": username, "email": email, "fname": fname, "lname": lname,
-            "status": status, "mode": mode, "password": "x", "max_num_projects": 10}
+def user_row(
+    uid: int, username: str, email: str, status: int = 2, mode: int = 0, fname: str = "Ada", lname: str = "L"
+) -> dict:
+    return {
+        "uid": uid,
+        "username": username,
+        "email": email,
+        "fname": fname,
+        "lname": lname,
+        "status": status,
+        "mode": mode,
+        "password": "x",
+        "max_num_projects": 10,
+    }
 
 
 def project_row(pid: int, name: str, owner: str, creation_status: int = 0, image: str | None = None) -> dict:
-    return {"id": pid, "projectname": name, "username": owner, "creation_status": creation_status,
-            "docker_image": image, "description": None}
+    return {
+        "id": pid,
+        "projectname": name,
+        "username": owner,
+        "creation_status": creation_status,
+        "docker_image": image,
+        "description": None,
+    }
 
 
 def team_row(pid: int, email: str, role: str) -> dict:
@@ -49,8 +82,11 @@ class HopsworksDB:
     next_pid: int = 1
 
     def _emit(self, table: str, op: str, before: dict | None, after: dict | None) -> None:
-        self.log.append(ChangeEvent(table=table, op=op, key=None, before=before, after=after,
-                                    source_ts_ms=None, ts_ms=None))
+        self.log.append(
+            ChangeEvent(
+                table=table, op=op, key=None, before=before, after=after, source_ts_ms=None, ts_ms=None
+            )
+        )
 
     def emails(self) -> list[str]:
         return [u["email"] for u in self.users.values()]
@@ -97,7 +133,7 @@ class HopsworksDB:
         self._emit("project", "u", before, after)
 
     def delete_project(self, pid: int) -> None:
-        for (p, email) in sorted(k for k in self.team if k[0] == pid):
+        for p, email in sorted(k for k in self.team if k[0] == pid):
             self.set_role(p, email, "Under removal")
         before = self.projects.pop(pid)
         for k in [k for k in self.team if k[0] == pid]:
@@ -124,6 +160,8 @@ class HopsworksDB:
 
     # final tables
     def rows(self) -> tuple[list[UserRow], list[ProjectRow], list[TeamRow]]:
-        return ([UserRow.from_row(u) for u in self.users.values()],
-                [ProjectRow.from_row(p) for p in self.projects.values()],
-                [TeamRow.from_row(t) for t in self.team.values()])
+        return (
+            [UserRow.from_row(u) for u in self.users.values()],
+            [ProjectRow.from_row(p) for p in self.projects.values()],
+            [TeamRow.from_row(t) for t in self.team.values()],
+        )

@@ -65,30 +65,47 @@ def test_service_account_skipped_or_mapped() -> None:
 
 
 def test_project_roles_owner_quota_robots_and_name() -> None:
-    users = {f"{n}@ex.org": U(i, n, status=s) for i, (n, s) in enumerate(
-        [("ada", 2), ("bob", 2), ("cy", 2), ("dan", 2), ("eve", 4)])}
+    users = {
+        f"{n}@ex.org": U(i, n, status=s)
+        for i, (n, s) in enumerate([("ada", 2), ("bob", 2), ("cy", 2), ("dan", 2), ("eve", 4)])
+    }
     project = ProjectRow.from_row(project_row(7, "Demo_Proj", "ada@ex.org", image="demo_proj:1-4.0.1"))
-    team = [TeamRow.from_row(team_row(7, e, r)) for e, r in [
-        ("ada@ex.org", "Data owner"),  # Hopsworks adds the owner as Data owner: owner role wins
-        ("bob@ex.org", "Data owner"), ("cy@ex.org", "Data scientist"), ("dan@ex.org", "Under removal"),
-        ("eve@ex.org", "Data owner"),  # blocked: dropped
-        ("zed@ex.org", "Data owner"),  # users row not seen yet: left out
-        ("bob@ex.org", "Data owner")]]
+    team = [
+        TeamRow.from_row(team_row(7, e, r))
+        for e, r in [
+            ("ada@ex.org", "Data owner"),  # Hopsworks adds the owner as Data owner: owner role wins
+            ("bob@ex.org", "Data owner"),
+            ("cy@ex.org", "Data scientist"),
+            ("dan@ex.org", "Under removal"),
+            ("eve@ex.org", "Data owner"),  # blocked: dropped
+            ("zed@ex.org", "Data owner"),  # users row not seen yet: left out
+            ("bob@ex.org", "Data owner"),
+        ]
+    ]
     config = MappingConfig(default_quota=1 << 30, robots=(RobotState(name="ci", actions=("push",)),))
     state = derive_project(project, team, users, config)
     assert state == ProjectState(
-        name="demo_proj", hopsworks_id=7, owner="ada", members={"ada": 1, "bob": 4, "cy": 2},
-        storage_limit=1 << 30, robots=(RobotState(name="ci", actions=("push",)),), image="demo_proj:1-4.0.1",
+        name="demo_proj",
+        hopsworks_id=7,
+        owner="ada",
+        members={"ada": 1, "bob": 4, "cy": 2},
+        storage_limit=1 << 30,
+        robots=(RobotState(name="ci", actions=("push",)),),
+        image="demo_proj:1-4.0.1",
     )
     assert derive_project(project, team, users, CONFIG).robots == (  # type: ignore[union-attr]
-        RobotState(name="pull", actions=("pull",)), RobotState(name="push", actions=("pull", "push")))
+        RobotState(name="pull", actions=("pull",)),
+        RobotState(name="push", actions=("pull", "push")),
+    )
 
 
 def test_project_not_done_is_absent_and_unknown_owner_pending() -> None:
     users = {"ada@ex.org": U(1, "ada")}
     for status in (1, 2):
-        assert derive_project(ProjectRow.from_row(project_row(1, "p1", "ada@ex.org", status)), [], users,
-                              CONFIG) is None
+        assert (
+            derive_project(ProjectRow.from_row(project_row(1, "p1", "ada@ex.org", status)), [], users, CONFIG)
+            is None
+        )
     unknown_owner = ProjectRow.from_row(project_row(1, "p1", "bob@ex.org"))
     assert derive_project(unknown_owner, [], users, CONFIG) is PENDING
 
@@ -101,8 +118,10 @@ def test_inactive_owner_keeps_owner_field_but_loses_membership() -> None:
 
 def test_derive_all() -> None:
     users = [U(1, "ada"), U(2, "bob")]
-    projects = [ProjectRow.from_row(project_row(1, "P1", "ada@ex.org")),
-                ProjectRow.from_row(project_row(2, "p2", "ada@ex.org", creation_status=1))]
+    projects = [
+        ProjectRow.from_row(project_row(1, "P1", "ada@ex.org")),
+        ProjectRow.from_row(project_row(2, "p2", "ada@ex.org", creation_status=1)),
+    ]
     team = [TeamRow.from_row(team_row(1, "bob@ex.org", "Data scientist"))]
     desired = derive_all(users, projects, team, CONFIG)
     assert set(desired) == {user_key("ada"), user_key("bob"), project_key("p1")}

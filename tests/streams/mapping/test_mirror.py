@@ -35,7 +35,9 @@ def test_project_lifecycle_emits_states_and_tombstone() -> None:
     emitted = run(db, mirror, mark)
     # the Under-removal update drops bob, then the delete is a tombstone
     assert [(e.key, e.state and e.state.members) for e in emitted] == [
-        (project_key("demo"), {"u1": 1}), (project_key("demo"), None)]
+        (project_key("demo"), {"u1": 1}),
+        (project_key("demo"), None),
+    ]
     assert emitted[-1].value is None
     assert project_key("demo").encode() not in mirror.tables.desired
     assert mirror.tables.teams == {}
@@ -57,8 +59,9 @@ def test_status_change_makes_every_project_of_the_user_dirty() -> None:
     assert all(e.state.members == {"u1": 1} for e in emitted[1:])
     mark = len(db.log)
     db.update_user(bob["uid"], status=2)
-    assert all("u2" in (e.state.members if e.key.kind == "project" else {"u2": 0})
-               for e in run(db, mirror, mark))
+    assert all(
+        "u2" in (e.state.members if e.key.kind == "project" else {"u2": 0}) for e in run(db, mirror, mark)
+    )
 
 
 def test_unchanged_desired_state_emits_nothing() -> None:
@@ -100,6 +103,8 @@ def test_deleted_user_leaves_every_team_without_binlog_rows() -> None:
     assert db.delete_user(bob["uid"])
     emitted = run(db, mirror, mark)
     assert [(e.key, e.state and e.state.members) for e in emitted] == [
-        (user_key("u2"), None), (project_key("p1"), {"u1": 1})]
+        (user_key("u2"), None),
+        (project_key("p1"), {"u1": 1}),
+    ]
     assert mirror.tables.teams[str(pid)] == {ada["email"]: "Data owner"}
     assert bob["email"] not in mirror.tables.memberships

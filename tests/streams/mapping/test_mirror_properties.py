@@ -23,9 +23,26 @@ STATUSES = (0, 1, 2, 3, 4, 5, 6, 7)
 def histories(draw: st.DrawFn) -> HopsworksDB:
     db = HopsworksDB()
     for _ in range(draw(st.integers(min_value=1, max_value=40))):
-        op = draw(st.sampled_from(
-            ["add_user", "add_user", "status", "rename", "del_user", "add_project", "finish", "fail",
-             "image", "add_member", "add_member", "role", "remove_member", "del_project"]))
+        op = draw(
+            st.sampled_from(
+                [
+                    "add_user",
+                    "add_user",
+                    "status",
+                    "rename",
+                    "del_user",
+                    "add_project",
+                    "finish",
+                    "fail",
+                    "image",
+                    "add_member",
+                    "add_member",
+                    "role",
+                    "remove_member",
+                    "del_project",
+                ]
+            )
+        )
         uids, pids = sorted(db.users), sorted(db.projects)
         emails = db.emails()
         if op == "add_user" or not uids:
@@ -69,8 +86,10 @@ def interleavings(draw: st.DrawFn, db: HopsworksDB) -> list:
     return order
 
 
-CONFIGS = (MappingConfig(), MappingConfig(db_auth=False, service_accounts={"u3@ex.org": None},
-                                          default_quota=10))
+CONFIGS = (
+    MappingConfig(),
+    MappingConfig(db_auth=False, service_accounts={"u3@ex.org": None}, default_quota=10),
+)
 
 
 def desired_of(mirror: Mirror) -> dict[str, dict]:

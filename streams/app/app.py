@@ -1,0 +1,109 @@
+"""create_app: the Faust App of `hopsharbor worker`, with its topics, tables and agents.
+
+Called by the `worker` command (and by tests) with the process settings and a reconciler; the
+settings are applied here, late, never at import. Nothing in this module runs by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import faust
+
+from streams.app.agents import ingest as ingest_agents
+from streams.app.agents import reconcile as reconcile_agent
+from streams.app.agents import resync as resync_timer
+from streams.app.context import WorkerApp
+from streams.app.ingest import Ingestor, StateSink
+from streams.app.observability import init_metrics, register_lag, register_pages
+from streams.app.records import ORIGIN_HEADER, DeadLetter, Origin
+from streams.app.runner import DeadLetterSink, KeyedRunner, ReconcilerLike, RetryPolicy
+from streams.app.tables import declare_tables
+from streams.app.topics import declare_topics
+from streams.app.verdict import Verdict, harbor_verdict
+from streams.mapping import Emission, Mirror
+from streams.settings import Settings
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    settings: Settings,
+    reconciler: ReconcilerLike,
+    *,
+    classify: Callable[[BaseException], Verdict] = harbor_verdict,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    state_sink: StateSink | None = None,
+    dead_letter_sink: DeadLetterSink | None = None,
+    table_partitioner: bool = True,
+) -> WorkerApp:
+    """Build the worker. `state_sink` / `dead_letter_sink` replace the sends to the state and
+    dead-letter topics and `table_partitioner=False` the producer's partitioner (seams for unit
+    tests, which have no broker; see streams.app.tables); `classify`, `clock` and `sleep` are
+    passed to the KeyedRunner."""
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store=settings.store,
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        consumer_auto_offset_reset="earliest",  # a new consumer group reads the CDC topics from the start
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind=settings.metrics_host,
+        web_host=settings.metrics_host,
+        web_port=settings.metrics_port,
+        autodiscover=False,
+    )
+    topics = declare_topics(app, settings)
+    tables = declare_tables(app, settings, partitioner=table_partitioner)
+    mirror = Mirror(tables, settings.mapping_config())
+
+    async def dead_letter(record: DeadLetter) -> None:
+        await topics.dlq.send(key=record.key, value=record.model_dump_json().encode())
+
+    async def send_state(emission: Emission, origin: Origin) -> None:
+        value = emission.value
+        await topics.state.send(
+            key=emission.key.encode().encode(),
+            value=None if value is None else value.encode(),
+            headers={ORIGIN_HEADER: origin.model_dump_json().encode()},
+        )
+
+    def lookup(key: str) -> str | None:
+        value = tables.desired.get(key)
+        return value if isinstance(value, str) else None
+
+    runner = KeyedRunner(
+        reconciler,
+        lookup,
+        dead_letter_sink or dead_letter,
+        parallelism=settings.parallelism,
+        policy=RetryPolicy(settings.retry_initial, settings.retry_max, settings.retry_in_place),
+        classify=classify,
+        clock=clock,
+        sleep=sleep,
+    )
+    ingestor = Ingestor(mirror, state_sink or send_state, dead_letter_sink or dead_letter, clock=clock)
+    agents: dict[str, Any] = {}
+    agents.update(ingest_agents.register(app, topics.cdc, ingestor))
+    agents.update(reconcile_agent.register(app, topics.state, runner))
+    resync_timer.register(
+        app, mirror, runner, interval=settings.resync_interval, on_start=settings.resync_on_start
+    )
+
+    async def stop_runner(sender: Any, **kwargs: Any) -> None:
+        runner.stop()  # background retries die with the process; the startup resync redoes them
+
+    app.on_before_shutdown.connect(stop_runner)
+    init_metrics()
+    register_lag(app, [*settings.cdc_topics().values(), settings.state_topic], settings.lag_interval)
+    register_pages(app)
+    return WorkerApp(
+        app=app, topics=topics, tables=tables, mirror=mirror, ingestor=ingestor, runner=runner, agents=agents
+    )

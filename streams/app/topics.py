@@ -1,0 +1,49 @@
+"""Kafka topics of the worker. Declarations only (applied to an app by create_app).
+
+- CDC topics `<prefix>.<database>.<table>`: written by the connector; read raw (bytes) so that a
+  record that is not JSON reaches the dead-letter topic instead of failing in Faust's decoder.
+- State topic (compacted): key `StateKey.encode()`, value JSON of the desired state, tombstone =
+  the resource must be absent. Created by the worker when missing.
+- Dead-letter topic: JSON `streams.app.records.DeadLetter`. Created by the worker when missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+from faust.types import TopicT
+
+from streams.settings import Settings
+
+__all__ = ["Topics", "declare_topics"]
+
+RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+
+
+@dataclass(frozen=True)
+class Topics:
+    cdc: dict[str, TopicT]  # table -> topic
+    state: TopicT
+    dlq: TopicT
+
+
+def declare_topics(app: faust.App, settings: Settings) -> Topics:
+    return Topics(
+        cdc={table: app.topic(name, **RAW) for table, name in settings.cdc_topics().items()},
+        state=app.topic(
+            settings.state_topic,
+            internal=True,
+            compacting=True,
+            partitions=settings.topic_partitions,
+            replicas=settings.topic_replication,
+            **RAW,
+        ),
+        dlq=app.topic(
+            settings.dlq_topic,
+            internal=True,
+            partitions=1,
+            replicas=settings.topic_replication,
+            **RAW,
+        ),
+    )
