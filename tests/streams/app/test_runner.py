@@ -176,3 +176,13 @@ async def test_resync_runs_users_before_projects() -> None:
     assert counts == {"done": 4}
     assert {k for k, _ in reconciler.calls[:2]} == {"user/ada", "user/bob"}
     assert sorted(seen) == sorted(desired)
+
+
+def test_harbor_verdict_follows_the_harbor_error_tree() -> None:
+    from streams.app.verdict import harbor_verdict
+    from streams.harbor.errors import ConflictError, RetriableError, TerminalError
+
+    assert harbor_verdict(RetriableError("server", "500")) == ("retriable", "server")
+    assert harbor_verdict(TerminalError("bad_name", "x")) == ("terminal", "bad_name")
+    assert harbor_verdict(ConflictError("conflict", "409")) == ("terminal", "conflict")
+    assert harbor_verdict(ValueError("bug")) == ("terminal", "internal")
