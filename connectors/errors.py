@@ -104,11 +104,14 @@ def classify(exc: BaseException) -> ConnectorError:
     except ImportError:  # pragma: no cover - kafka-python is a dependency
         kerr = None  # type: ignore[assignment]
     if kerr is not None and isinstance(exc, kerr.KafkaError):
-        if getattr(exc, "retriable", False) or isinstance(
-            exc, kerr.NoBrokersAvailable | kerr.KafkaConnectionError | kerr.KafkaTimeoutError
-        ):
-            return RetriableError(f"Kafka: {exc!r}", "kafka")
-        return FatalError(f"Kafka: {exc!r}", "kafka")
+        # Brokers down, timeouts, leadership changes: retriable. Configuration and authorization
+        # problems, oversized records: nothing a reconnect can fix.
+        fatal = tuple(getattr(kerr, n) for n in ("KafkaConfigurationError", "IllegalArgumentError",
+                                                 "UnsupportedCodecError", "AuthorizationError",
+                                                 "MessageSizeTooLargeError") if hasattr(kerr, n))
+        if isinstance(exc, fatal):
+            return FatalError(f"Kafka: {exc!r}", "kafka")
+        return RetriableError(f"Kafka: {exc!r}", "kafka")
     if isinstance(exc, TimeoutError | socket.timeout | ConnectionError | OSError | EOFError):
         return RetriableError(f"connection: {exc!r}", "mysql")
     if isinstance(exc, UnicodeDecodeError | struct_error()):
