@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "connectors.cli",      # hopsharbor connector run | offsets show|set|reset
     "streams.commands",    # hopsharbor worker | reconcile | replay
     "streams.tools.simulate",  # hopsharbor simulate
+    "streams.tools.verify",    # hopsharbor verify
 )
 
 

@@ -66,11 +66,15 @@ def run_workload(conn: Any, steps: list[Step], progress: Callable[[int, int, Ste
 
 
 def _print_progress(i: int, total: int, step: Step) -> None:
-    width = 30
-    done = width * i // total
-    sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{total} {step.action:<18} {step.subject[:40]:<40}")
-    if i == total:
-        sys.stderr.write("\n")
+    """A bar redrawn in place on a terminal; a line per quarter of the work in a log."""
+    if sys.stderr.isatty():
+        width = 30
+        done = width * i // total
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{total} {step.action:<18} {step.subject[:40]:<40}")
+        if i == total:
+            sys.stderr.write("\n")
+    elif i == total or (i * 4 // total) != ((i - 1) * 4 // total):
+        sys.stderr.write(f"simulate: {i}/{total} steps ({100 * i // total}%), last: {step.action} {step.subject}\n")
     sys.stderr.flush()
 
 

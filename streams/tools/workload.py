@@ -65,7 +65,7 @@ def _steps(cfg: WorkloadConfig) -> Iterator[Step]:
     rnd = random.Random(cfg.seed)
     emails = [_user_email(cfg, i) for i in range(cfg.users)]
     for i, email in enumerate(emails):
-        uname = f"{cfg.name_prefix[:4]}u{i}"[:10]
+        uname = f"{cfg.name_prefix}u{i}"[:10]  # users.username is varchar(10)
         yield Step("register user", email, ((
             "INSERT INTO users (username, password, email, fname, lname, status, mode, max_num_projects)"
             " VALUES (%s, %s, %s, %s, %s, 0, 0, 10)",
