@@ -10,6 +10,7 @@ has repositories): the reconcile then ends with "requeue". Other HarborErrors pr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -46,14 +47,15 @@ class Applier:
 
     # -- secrets ---------------------------------------------------------------------------------
 
-    def _secret_for(self, project: str, robot: str) -> str:
+    async def _secret_for(self, project: str, robot: str) -> str:
         """The stored secret, or a new one stored *before* Harbor hears of it (a crash in between
         leaves a stored secret that the next reconcile sets: never a secret nobody knows)."""
         name = robot_secret_name(project, robot)
         secret = self.secrets.get(name)
         if secret is None:
             secret = generate_secret(self.config.robot_secret_length)
-            self.secrets.put(name, secret)
+            # a durable write (fsync) takes milliseconds: off the event loop
+            await asyncio.to_thread(self.secrets.put, name, secret)
         return secret
 
     # -- users -----------------------------------------------------------------------------------
@@ -121,7 +123,7 @@ class Applier:
         except errors.PreconditionFailedError:
             return None  # a repository appeared meanwhile (an image push): requeue and purge again
         for robot in _actions(action):
-            self.secrets.delete(robot_secret_name(scope, robot))
+            await asyncio.to_thread(self.secrets.delete, robot_secret_name(scope, robot))
         return Outcome.DELETED if deleted else Outcome.UNCHANGED
 
     async def delete_repository(self, scope: str, action: Action) -> Outcome | None:
@@ -157,7 +159,7 @@ class Applier:
     # -- robots ----------------------------------------------------------------------------------
 
     async def create_robot(self, scope: str, action: Action) -> Applied:
-        secret = self._secret_for(scope, action.name)
+        secret = await self._secret_for(scope, action.name)
         try:
             robot_id, _, reported = await self.client.create_robot(
                 scope,
@@ -179,13 +181,13 @@ class Applier:
 
     async def update_robot_secret(self, scope: str, action: Action) -> Outcome | None:
         assert action.ref is not None
-        await self.client.set_robot_secret(action.ref, self._secret_for(scope, action.name))
+        await self.client.set_robot_secret(action.ref, await self._secret_for(scope, action.name))
         return Outcome.UPDATED
 
     async def delete_robot(self, scope: str, action: Action) -> Outcome | None:
         assert action.ref is not None
         await self.client.delete_robot(action.ref)
-        self.secrets.delete(robot_secret_name(scope, action.name))
+        await asyncio.to_thread(self.secrets.delete, robot_secret_name(scope, action.name))
         return Outcome.DELETED
 
 

@@ -23,9 +23,10 @@ from streams.reconcile.actions import ActionResult
 from streams.reconcile.config import ReconcileConfig
 from streams.reconcile.observe import ObservedProject, ObservedRobot, ObservedUser
 
-__all__ = ["ObservedCache", "observed_after", "Observed"]
+__all__ = ["ObservedCache", "observed_after", "Observed", "UNKNOWN_ID"]
 
 Observed = ObservedProject | ObservedUser
+UNKNOWN_ID = -1  # an object Harbor has, whose id hopsharbor was not told
 
 
 class ObservedCache:
@@ -120,11 +121,15 @@ def _project_after(
     for r in results:
         a = r.action
         if (a.kind, a.resource) == ("create", "project"):
-            if r.ref is None or created_quota is None or config.owner_account in desired.members:
-                return None  # the creator's own membership id and the quota id are unknown
+            if r.ref is None:
+                return None
+            # Harbor made the quota (storage_limit) and the creator's membership, but did not say
+            # their ids: UNKNOWN_ID makes the reconciler read Harbor before it would use one
             project = Project(project_id=r.ref, name=desired.name, owner_name=config.owner_account)
-            quota = created_quota
-            members = {config.owner_account: Member(id=-1, entity_name=config.owner_account, role_id=1)}
+            quota = created_quota or Quota(id=UNKNOWN_ID, hard={"storage": desired.storage_limit})
+            members = {
+                config.owner_account: Member(id=UNKNOWN_ID, entity_name=config.owner_account, role_id=1)
+            }
         elif a.resource == "quota" and quota is not None:
             quota = quota.model_copy(update={"hard": {**quota.hard, "storage": a.value}})
         elif a.resource == "member":

@@ -95,6 +95,10 @@ async def observe_project(
     project = await client.get_project(name)
     if project is None:
         return ObservedProject(project=None)
+    if project.owner_name is None and project.owner_id is not None:
+        # ownership is decided by the owner's name; a Harbor that leaves it out gets asked once more
+        owner = await client.get_user(project.owner_id)
+        project = project.model_copy(update={"owner_name": owner.username if owner else ""})
     if not owns(project, config):
         return ObservedProject(project=project, owned=False)
     if for_deletion:

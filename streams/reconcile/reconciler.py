@@ -27,10 +27,9 @@ from streams.desired.model import ProjectState, ResourceKind, StateKey, UserStat
 from streams.harbor._http import request_id_scope
 from streams.harbor.client import HarborClient
 from streams.harbor.errors import TerminalError
-from streams.harbor.models import Quota
 from streams.reconcile.actions import Action, ActionResult, ReconcileResult
 from streams.reconcile.apply import Applier
-from streams.reconcile.cache import Observed, ObservedCache, observed_after
+from streams.reconcile.cache import UNKNOWN_ID, Observed, ObservedCache, observed_after
 from streams.reconcile.config import ReconcileConfig
 from streams.reconcile.diff import diff_project, diff_user
 from streams.reconcile.observe import ObservedProject, ObservedUser, observe_project, observe_user
@@ -95,6 +94,8 @@ class Reconciler:
         if observed is None:
             observed = await self._observe(key, desired)
         actions = self._diff(key, desired, observed)
+        if cached and any(a.ref == UNKNOWN_ID for a in actions):
+            return await self._reconcile(key, encoded, desired, fresh=True)
         if not actions:
             self.cache.put(encoded, observed)
             return ReconcileResult("done", None, [], [])
@@ -107,7 +108,7 @@ class Reconciler:
             # writes that succeeded are idempotent, so plan again from what Harbor really holds
             self.cache.drop(encoded)
             return await self._reconcile(key, encoded, desired, fresh=True)
-        self.cache.put(encoded, await self._after(observed, results, desired))
+        self.cache.put(encoded, self._after(observed, results, desired))
         if any(r.outcome is None for r in results):
             return ReconcileResult("requeue", self.config.requeue_after, actions, results)
         return ReconcileResult("done", None, actions, results)
@@ -122,18 +123,10 @@ class Reconciler:
                 return None
         return observed
 
-    async def _after(
-        self, observed: Observed, results: list[ActionResult], desired: Desired
-    ) -> Observed | None:
+    def _after(self, observed: Observed, results: list[ActionResult], desired: Desired) -> Observed | None:
         if self.config.cache_ttl <= 0:
             return None
-        created_quota: Quota | None = None
-        created = next(
-            (r for r in results if (r.action.kind, r.action.resource) == ("create", "project")), None
-        )
-        if created is not None and created.ref is not None and isinstance(desired, ProjectState):
-            created_quota = await self.client.get_project_quota(created.ref)
-        return observed_after(observed, results, desired, self.config, created_quota=created_quota)
+        return observed_after(observed, results, desired, self.config)
 
     async def _observe(self, key: StateKey, desired: Desired) -> Observed:
         if key.kind is ResourceKind.USER:

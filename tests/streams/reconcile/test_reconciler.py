@@ -347,3 +347,24 @@ async def test_cache_after_delete_and_lru_bound(fake_harbor, make_reconciler, us
     assert (await reconciler.reconcile(P, None)).actions == [] and len(fake_harbor.log) == calls
     await reconciler.reconcile(StateKey(kind=ResourceKind.PROJECT, name="other"), None)
     assert len(reconciler.cache) == 1
+
+
+async def test_owner_is_looked_up_when_harbor_omits_its_name(fake_harbor, make_reconciler, users):
+    fake_harbor.add_user("mallory")
+    pid = fake_harbor.add_project("demo", owner="mallory")
+    del fake_harbor.projects[pid]["owner_name"]
+    with pytest.raises(TerminalError) as error:
+        await make_reconciler().reconcile(P, demo())
+    assert error.value.reason == "foreign_project"
+    fake_harbor.projects[pid]["owner_id"] = 1  # admin's
+    assert (await make_reconciler().reconcile(P, demo())).outcome == "done"
+
+
+async def test_cache_reads_harbor_before_using_an_id_it_was_not_told(fake_harbor, make_reconciler, users):
+    reconciler = make_reconciler(clock=Clock(), cache_ttl=60)
+    await reconciler.reconcile(P, demo())  # the quota id of a new project is not in Harbor's answer
+    calls = len(fake_harbor.log)
+    result = await reconciler.reconcile(P, demo(storage_limit=5))
+    assert [str(a) for a in result.actions] == ["update quota demo (storage 10737418240 -> 5)"]
+    assert ("GET", "/api/v2.0/quotas") in fake_harbor.log[calls:]
+    assert (await make_reconciler().plan(P, demo(storage_limit=5))) == []
