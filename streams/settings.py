@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     adopted_projects: frozenset[str] = frozenset()
     robot_secrets_dir: Path = Path("robot-secrets")
     delete_users: bool = False
+    cache_ttl: float = 0.0  # seconds the reconciler trusts its last observation of a key (0 = off)
 
     # Mapping (see streams.mapping.config)
     role_map: dict[str, int | None] = Field(default_factory=lambda: dict(DEFAULT_ROLE_MAP))

@@ -46,7 +46,9 @@ DeadLetterSink = Callable[[DeadLetter], Awaitable[None]]
 class ReconcilerLike(Protocol):
     """What the runner needs of streams.reconcile.Reconciler (the seam for unit tests)."""
 
-    async def reconcile(self, key: StateKey, desired: Desired, *, request_id: str | None = None) -> Any: ...
+    async def reconcile(
+        self, key: StateKey, desired: Desired, *, request_id: str | None = None, fresh: bool = False
+    ) -> Any: ...
 
     async def plan(self, key: StateKey, desired: Desired) -> Sequence[Any]: ...
 
@@ -173,9 +175,12 @@ class KeyedRunner:
                 return "skipped"
             try:
                 desired = decode_state(skey, raw)
+                # A resync must see Harbor as it is now (changes made by hand), not the reconciler's
+                # cache of what it observed and wrote before.
+                fresh = {"fresh": True} if origin.cause != "event" else {}
                 async with self._slots:
                     result = await self.reconciler.reconcile(
-                        skey, desired, request_id=_request_id(key, origin)
+                        skey, desired, request_id=_request_id(key, origin), **fresh
                     )
             except asyncio.CancelledError:
                 raise

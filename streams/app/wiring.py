@@ -32,5 +32,6 @@ def build_reconciler(settings: Settings, observer: Any | None = None) -> tuple[A
         adopted_projects=frozenset(settings.adopted_projects),
         db_auth=settings.db_auth,
         delete_users=settings.delete_users,
+        cache_ttl=settings.cache_ttl,
     )
     return Reconciler(client, config, DirectorySecretStore(settings.robot_secrets_dir)), client

@@ -65,9 +65,13 @@ class FakeReconciler:
         self.max_running = 0
         self.overlap: list[str] = []
         self.request_ids: list[str | None] = []
+        self.fresh: list[bool] = []
 
-    async def reconcile(self, key: StateKey, desired: Any, *, request_id: str | None = None) -> Any:
+    async def reconcile(
+        self, key: StateKey, desired: Any, *, request_id: str | None = None, fresh: bool = False
+    ) -> Any:
         encoded = key.encode()
+        self.fresh.append(fresh)
         if encoded in self.running:
             self.overlap.append(encoded)
         self.running.add(encoded)

@@ -160,6 +160,7 @@ async def test_latency_and_drift_metrics_count_only_real_changes() -> None:
     assert sample("hopsharbor_end_to_end_latency_seconds_count") - latency == 1
     assert sample("hopsharbor_end_to_end_latency_seconds_sum") - latency_sum == pytest.approx(0.25)
     assert sample("hopsharbor_drift_corrections_total", resource="member") - drift == 1
+    assert reconciler.fresh == [False, True, True]  # a resync bypasses the reconciler's cache
 
 
 async def test_resync_runs_users_before_projects() -> None:
