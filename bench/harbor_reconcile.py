@@ -148,7 +148,8 @@ async def run(args: argparse.Namespace) -> None:
             calls.take()
             n = args.projects
             print(
-                f"Harbor: {label}; {n} projects x {args.members} members + 2 robots, concurrency {args.concurrency}"
+                f"Harbor: {label}; {n} projects x {args.members} members + 2 robots, "
+                f"concurrency {args.concurrency}"
             )
 
             started = time.perf_counter()
@@ -174,7 +175,8 @@ async def run(args: argparse.Namespace) -> None:
                 await each(reconciler, [desired(p, extra) for p in names], names)
                 total, writes = calls.take()
                 print(
-                    f"add one member ({label_}) : {total / n:5.1f} calls/change, {writes / n:4.1f} writes/change"
+                    f"add one member ({label_}) : {total / n:5.1f} calls/change, "
+                    f"{writes / n:4.1f} writes/change"
                 )
 
             # a plain loop of the same Harbor calls, no reads, no diff
