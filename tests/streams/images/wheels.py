@@ -28,7 +28,9 @@ def make_wheel(directory: Path, name: str, version: str, *, payload_bytes: int =
     files: dict[str, bytes] = {
         f"{name}/__init__.py": f'VALUE = "{name}-{version}"\n'.encode(),
         f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: hopsharbor-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: hopsharbor-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     if payload_bytes:
         files[f"{name}/payload.bin"] = hashlib.shake_256(f"{name}{version}".encode()).digest(payload_bytes)
