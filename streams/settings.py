@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     store: str = "memory://"  # Faust table store; tables are rebuilt from their changelogs on start
     data_dir: Path = Path(".hopsharbor-worker")
     parallelism: int = Field(default=8, ge=1)  # keys reconciled at once
+    reconcile_enabled: bool = True  # False: derive and publish the desired state only (Harbor untouched)
     resync_interval: float = Field(default=600.0, ge=0)  # seconds between full resyncs; 0 = off
     resync_on_start: bool = True  # reconcile every key once the tables are recovered
     retry_initial: float = Field(default=0.5, gt=0)  # per-key backoff on RetriableError

@@ -92,10 +92,11 @@ def create_app(
     ingestor = Ingestor(mirror, state_sink or send_state, dead_letter_sink or dead_letter, clock=clock)
     agents: dict[str, Any] = {}
     agents.update(ingest_agents.register(app, topics.cdc, ingestor))
-    agents.update(reconcile_agent.register(app, topics.state, runner))
-    resync_timer.register(
-        app, mirror, runner, interval=settings.resync_interval, on_start=settings.resync_on_start
-    )
+    if settings.reconcile_enabled:
+        agents.update(reconcile_agent.register(app, topics.state, runner))
+        resync_timer.register(
+            app, mirror, runner, interval=settings.resync_interval, on_start=settings.resync_on_start
+        )
 
     async def stop_runner(sender: Any, **kwargs: Any) -> None:
         runner.stop()  # background retries die with the process; the startup resync redoes them

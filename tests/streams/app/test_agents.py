@@ -75,3 +75,9 @@ async def test_reconcile_agent_reconciles_the_key_with_its_origin(worker) -> Non
         ("project/gone", None),
     ]
     assert reconciler.request_ids[0] == "hopsharbor:hw.hw.users:0:12"
+
+
+def test_reconcile_can_be_switched_off(tmp_path) -> None:
+    settings = Settings(app_id="hopsharbor-unit-off", data_dir=tmp_path, reconcile_enabled=False)
+    built = create_app(settings, FakeReconciler(), table_partitioner=False)
+    assert sorted(built.agents) == ["ingest-project", "ingest-project_team", "ingest-users"]
