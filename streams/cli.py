@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "streams.commands",    # hopsharbor worker | reconcile | replay
     "streams.tools.simulate",  # hopsharbor simulate
     "streams.tools.verify",    # hopsharbor verify
+    "streams.tools.status",    # hopsharbor status
 )
 
 
