@@ -20,6 +20,10 @@ __all__ = ["ImageConfig"]
 class ImageConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOPSHARBOR_IMAGE_", frozen=True, extra="ignore")
 
+    enabled: bool = False  # the worker builds images only when HOPSHARBOR_IMAGE_ENABLED=true
+    conda_table: str = "conda_commands"  # CDC topic <prefix>.<database>.<conda_table>
+    records_topic: str = "hopsharbor.images"  # compacted: project -> ImageRecord (the worker's memory)
+
     # -- where images go ---------------------------------------------------------------------
     docker_host: str = "unix:///var/run/docker.sock"
     registry: str = "127.0.0.1:18080"  # host[:port] as written in image references

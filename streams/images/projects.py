@@ -9,6 +9,8 @@ lower-cased, optional prefix), so images land in the project the reconciler made
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from typing import Any
 
 from streams.mapping.config import MappingConfig
 from streams.mapping.derive import project_name
@@ -19,13 +21,22 @@ __all__ = ["ProjectDirectory", "apply_project_event"]
 
 
 class ProjectDirectory:
-    def __init__(self) -> None:
+    """id -> name from the events seen by this process, falling back on `rows` (the worker's
+    table of project rows by id, recovered from its changelog after a restart)."""
+
+    def __init__(self, rows: Mapping[str, Any] | None = None, mapping: MappingConfig | None = None) -> None:
         self._names: dict[int, str] = {}
         self._ids: dict[str, int] = {}
-        self._changed = asyncio.Condition()
+        self._rows = rows
+        self._mapping = mapping or MappingConfig()
 
     def name(self, project_id: int) -> str | None:
-        return self._names.get(project_id)
+        name = self._names.get(project_id)
+        if name is None and self._rows is not None:
+            row = self._rows.get(str(project_id))
+            if row is not None:
+                name = project_name(ProjectRow.model_validate(row), self._mapping)
+        return name
 
     def id_of(self, name: str) -> int | None:
         """The live project that has this name now, if any."""
@@ -37,7 +48,6 @@ class ProjectDirectory:
             del self._ids[old]
         self._names[project_id] = name
         self._ids[name] = project_id
-        self._notify()
 
     def forget(self, project_id: int) -> str | None:
         name = self._names.pop(project_id, None)
@@ -45,27 +55,15 @@ class ProjectDirectory:
             del self._ids[name]
         return name
 
-    def _notify(self) -> None:
-        async def wake() -> None:
-            async with self._changed:
-                self._changed.notify_all()
+    async def wait_name(self, project_id: int, timeout: float, poll: float = 0.1) -> str | None:
+        """The name of `project_id`, waiting up to `timeout` seconds for its row to arrive.
 
-        try:
-            asyncio.get_running_loop().create_task(wake())
-        except RuntimeError:  # no loop (a synchronous caller): nobody can be waiting
-            pass
-
-    async def wait_name(self, project_id: int, timeout: float) -> str | None:
-        """The name of `project_id`, waiting up to `timeout` seconds for its row to arrive."""
-        if (name := self._names.get(project_id)) is not None:
-            return name
-        try:
-            async with asyncio.timeout(timeout):
-                async with self._changed:
-                    await self._changed.wait_for(lambda: project_id in self._names)
-        except TimeoutError:
-            return None
-        return self._names.get(project_id)
+        Polls: the row may arrive through this directory or through the worker's table."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (name := self.name(project_id)) is None and loop.time() < deadline:
+            await asyncio.sleep(min(poll, max(0.0, deadline - loop.time())))
+        return name
 
 
 def apply_project_event(directory: ProjectDirectory, event: ChangeEvent, config: MappingConfig) -> str | None:

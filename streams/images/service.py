@@ -8,7 +8,8 @@ time. For a build it
      image yet, otherwise the project's current image;
   4. renders the Dockerfile and the tag (a function of the command) and runs
      ImageBuilder.build_and_push in a thread, with the project's push robot;
-  5. records the new image and digest (state store, then `on_recorded` for the desired state).
+  5. records the new image and digest (state store, then `on_recorded(project, record)`, which
+     the worker sends to its compacted image-records topic; None when the project is removed).
 Retriable failures back off and try again (the project's queue waits); terminal failures
 become a dead-letter record and a metric, and the queue goes on with the next command.
 """
@@ -51,7 +52,7 @@ class ImageService:
         *,
         remover: RepositoryRemover | None = None,
         dead_letter: DeadLetterSend | None = None,
-        on_recorded: Callable[[ImageRecord], Awaitable[None]] | None = None,
+        on_recorded: Callable[[str, ImageRecord | None], Awaitable[None]] | None = None,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.config = config
@@ -134,7 +135,7 @@ class ImageService:
         record = ImageRecord(project=project, image=result.ref, digest=result.digest, command_id=command.id)
         self.store.put(record)
         if self.on_recorded is not None:
-            await self.on_recorded(record)
+            await self.on_recorded(project, record)
 
     async def _remove(self, project: str, job: Job) -> None:
         live = self.directory.id_of(project)
@@ -143,6 +144,8 @@ class ImageService:
             return
         deleted = await self.remover.remove_environment(project) if self.remover is not None else 0
         self.store.delete(project)
+        if self.on_recorded is not None:
+            await self.on_recorded(project, None)
         log.info("removed %d environment repositories of %s", deleted, project)
 
     async def _fail(self, command: CondaCommand | None, project: str | None, error: ImageError) -> None:
