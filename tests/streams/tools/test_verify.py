@@ -96,8 +96,14 @@ def test_pipeline_converges_database_to_state_topic(stack, mysql_db, topic_prefi
         assert report.keys == 5 + 2  # five users, three projects minus the deleted one
 
         # `hopsharbor status` reads the same pipeline: a stored connector offset, the worker's lag
-        status = subprocess.run([sys.executable, "-m", "streams.cli", "status"], env=env,
-                                capture_output=True, text=True, timeout=60)
+        # (the worker commits its offsets every few seconds)
+        wanted = f"{topic_prefix}.{mysql_db.name}.project[0] committed"
+        for _ in range(20):
+            status = subprocess.run([sys.executable, "-m", "streams.cli", "status"], env=env,
+                                    capture_output=True, text=True, timeout=60)
+            if wanted in status.stdout:
+                break
+            time.sleep(1)
         assert "stored offset: gtids=" in status.stdout, status.stdout + status.stderr
         assert f"{topic_prefix}.{mysql_db.name}.project[0] committed" in status.stdout
         assert status.returncode == 1 and "harbor not readable" in status.stdout  # nothing listens there
