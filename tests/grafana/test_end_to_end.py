@@ -284,6 +284,8 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
         private, url = _private_prometheus(work, ports)
     else:
         url = f"http://127.0.0.1:{stack.port('prometheus')}"
+        # Re-read the rule files: they may have changed since the stack started (lifecycle API on).
+        urllib.request.urlopen(urllib.request.Request(f"{url}/-/reload", method="POST"), timeout=10).close()
     pipe = Pipeline(prometheus=Prometheus(url), started=time.monotonic())
 
     # A module-scoped database and prefix (conftest's mysql_db and topic_prefix are per test).
