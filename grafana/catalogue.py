@@ -64,7 +64,14 @@ def collect() -> list[Metric]:
             buckets = tuple(getattr(m, "_upper_bounds", ()) or ())
             found.append(
                 Metric(
-                    process, job, module_name, name, m._type, tuple(m._labelnames), m._documentation, buckets
+                    process,
+                    job,
+                    module_name,
+                    name,
+                    str(m._type),
+                    tuple(m._labelnames),
+                    m._documentation,
+                    buckets,
                 )
             )
     return found
