@@ -43,6 +43,7 @@ class FakeHarbor:
     repositories: dict[int, list[str]] = field(default_factory=dict)
     rules: dict[int, list[int]] = field(default_factory=dict)
     log: list[tuple[str, str]] = field(default_factory=list)
+    request_ids: list[str | None] = field(default_factory=list)
     fail_next: list[int] = field(default_factory=list)  # statuses to answer before handling
     honour_create_secret: bool = False
     ids: itertools.count = field(default_factory=lambda: itertools.count(100))
@@ -113,6 +114,7 @@ class FakeHarbor:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = unquote(request.url.raw_path.decode().split("?", 1)[0])
         self.log.append((request.method, path))
+        self.request_ids.append(request.headers.get("X-Request-Id"))
         if request.method in WRITES and "sid=" in request.headers.get("Cookie", ""):
             response = _error(403, "CSRF token invalid")
         elif self.fail_next:
@@ -402,3 +404,9 @@ def make_reconciler(harbor_client: HarborClient, tmp_path):
         )
 
     return make
+
+
+@pytest.fixture
+def harbor_world():
+    """A factory of fresh (FakeHarbor, admin name, admin password) for tests that need many."""
+    return lambda: (FakeHarbor(page_size_cap=2), ADMIN, ADMIN_PASSWORD)

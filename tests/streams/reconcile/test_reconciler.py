@@ -368,3 +368,14 @@ async def test_cache_reads_harbor_before_using_an_id_it_was_not_told(fake_harbor
     assert [str(a) for a in result.actions] == ["update quota demo (storage 10737418240 -> 5)"]
     assert ("GET", "/api/v2.0/quotas") in fake_harbor.log[calls:]
     assert (await make_reconciler().plan(P, demo(storage_limit=5))) == []
+
+
+async def test_request_ids_come_from_the_event_or_the_key(fake_harbor, make_reconciler, users):
+    reconciler = make_reconciler()
+    await reconciler.reconcile(P, demo(), request_id="hopsharbor.state-3-1207")
+    assert fake_harbor.request_ids[0] == "hopsharbor.state-3-1207.1"
+    assert len(set(fake_harbor.request_ids)) == len(fake_harbor.request_ids)  # one id per request
+    assert all(rid.startswith("hopsharbor.state-3-1207.") for rid in fake_harbor.request_ids)
+    fake_harbor.request_ids.clear()
+    await reconciler.reconcile(P, demo())
+    assert all(rid.startswith("hopsharbor:project/demo:") for rid in fake_harbor.request_ids)
