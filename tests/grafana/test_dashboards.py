@@ -156,3 +156,18 @@ def test_provisioning_points_at_the_dashboards_datasource() -> None:
     providers = yaml.safe_load((GRAFANA_DIR / "provisioning" / "dashboards" / "hopsharbor.yml").read_text())
     (provider,) = providers["providers"]
     assert provider["type"] == "file" and provider["options"]["path"]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_UIDS))
+def test_dashboard_json_is_a_valid_grafana_dashboard_model(name: str) -> None:
+    """Decoded by the SDK's typed model (Grafana's dashboard schema) and re-encoded, nothing is lost:
+    no unknown field, no panel type or query the schema does not know."""
+    import json
+
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.cog.plugins import register_default_plugins
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    register_default_plugins()
+    raw = dashboards()[name]
+    assert json.loads(json.dumps(Dashboard.from_json(raw), cls=JSONEncoder)) == raw
