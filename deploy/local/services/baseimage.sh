@@ -17,6 +17,18 @@ SOCK="$STACK_DIR/run/$DOCKER_SOCKET_NAME"
 OUT="$CACHE_DIR/baseimage"
 SUITE=bookworm
 PACKAGES=python3-minimal,python3-venv,python3-pip,ca-certificates
+# Size matters more than usual: with vfs every build step and container copies the whole root.
+# The merged-usr hook sets up /usr symlinks itself (otherwise bookworm pulls in usrmerge and
+# with it perl, ~50 MB); docs, man pages and translations are left out (~50 MB).
+MMDEBSTRAP_OPTS=(
+  --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
+  --dpkgopt=path-exclude=/usr/share/doc/*
+  --dpkgopt=path-include=/usr/share/doc/*/copyright
+  --dpkgopt=path-exclude=/usr/share/man/*
+  --dpkgopt=path-exclude=/usr/share/info/*
+  --dpkgopt=path-exclude=/usr/share/locale/*
+  --dpkgopt=path-include=/usr/share/locale/locale.alias
+)
 # What `docker import` records in the image config: the venv first on PATH, plain UTF-8, pip
 # quiet about its version and without a cache (layers stay small), `python3` by default.
 CHANGES=(
@@ -33,7 +45,7 @@ CHANGES=(
 dk() { DOCKER_BUILDKIT=0 docker -H "unix://$SOCK" "$@"; }
 
 recipe_hash() {
-  { echo "$SUITE $PACKAGES"; printf '%s\n' "${CHANGES[@]}"; cat "$LOCAL_DIR/baseimage/customize.sh"; } \
+  { echo "$SUITE $PACKAGES"; printf '%s\n' "${MMDEBSTRAP_OPTS[@]}" "${CHANGES[@]}"; cat "$LOCAL_DIR/baseimage/customize.sh"; } \
     | sha256sum | cut -c1-12
 }
 
@@ -51,7 +63,7 @@ image_hash() { dk image inspect -f '{{index .Config.Labels "org.hopsharbor.recip
 build_tar() {  # build_tar TAR: mmdebstrap into a temporary file, then rename (no half tarballs)
   local tar=$1 tmp="$1.tmp.$$"
   log "building $BASE_IMAGE root with mmdebstrap (takes a minute; log: $LOGF)"
-  mmdebstrap --variant=minbase --include="$PACKAGES" \
+  mmdebstrap --variant=minbase --include="$PACKAGES" "${MMDEBSTRAP_OPTS[@]}" \
     --customize-hook="$LOCAL_DIR/baseimage/customize.sh \"\$1\"" \
     --format=tar "$SUITE" "$tmp" "$(apt_sources)" >>"$LOGF" 2>&1 \
     || { rm -f "$tmp"; fail_with_log $NAME "$LOGF" "mmdebstrap failed"; }
