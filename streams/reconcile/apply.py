@@ -1,11 +1,14 @@
-"""Apply a planned list of actions to Harbor, one at a time, in the plan's order.
+"""Apply a planned list of actions to Harbor in the plan's order, in lanes.
 
-Called by the Reconciler after the diff, inside its per-key lock: actions of one project
-(members above all: concurrent POSTs of one member can give 500) are therefore serialised.
+Called by the Reconciler after the diff, inside its per-key lock. Actions run one after the
+other, except that, once the project exists, the quota, the members and the robots are three
+lanes (plan.LANES) that run beside each other; within a lane the order stays. Member changes
+of a project are therefore still serialised (concurrent POSTs of one member can give 500).
 Each handler maps one action to its Harbor write(s) and to an Outcome; races that only mean
 "someone got there first" (409 on create, 404 on delete) are not errors. Handlers return None
 when the action cannot be applied yet (a member whose user does not exist, a project that still
-has repositories): the reconcile then ends with "requeue". Other HarborErrors propagate.
+has repositories): the reconcile then ends with "requeue". Other HarborErrors propagate (the
+other lanes are cancelled; what was written stays, and the next reconcile plans the rest).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from streams.harbor.models import Outcome, Robot, User
 from streams.reconcile.actions import Action, ActionResult
 from streams.reconcile.config import ReconcileConfig
 from streams.reconcile.observe import owns, robot_secret_name
+from streams.reconcile.plan import LANES
 from streams.secrets.base import SecretStore, generate_secret
 
 __all__ = ["Applier"]
@@ -36,14 +40,39 @@ class Applier:
     secrets: SecretStore
 
     async def apply(self, scope: str, actions: list[Action]) -> list[ActionResult]:
-        """Apply `actions` for the project or user called `scope`; stop at the first error raised."""
-        results = []
-        for action in actions:
-            handler = HANDLERS[(action.kind, action.resource)]
-            applied = await handler(self, scope, action)
-            outcome, ref = applied if isinstance(applied, tuple) else (applied, None)
-            results.append(ActionResult(action, outcome, ref))
-        return results
+        """Apply `actions` for the project or user called `scope`; results in the plan's order."""
+        results: dict[int, ActionResult] = {}
+
+        async def run(indexes: list[int]) -> None:
+            for i in indexes:
+                results[i] = await self._one(scope, actions[i])
+
+        i = 0
+        while i < len(actions):
+            if LANES.get(actions[i].resource) is None:
+                await run([i])
+                i += 1
+                continue
+            end = i
+            lanes: dict[str, list[int]] = {}
+            while end < len(actions) and (lane := LANES.get(actions[end].resource)) is not None:
+                lanes.setdefault(lane, []).append(end)
+                end += 1
+            tasks = [asyncio.create_task(run(indexes)) for indexes in lanes.values()]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+            i = end
+        return [results[i] for i in sorted(results)]
+
+    async def _one(self, scope: str, action: Action) -> ActionResult:
+        applied = await HANDLERS[(action.kind, action.resource)](self, scope, action)
+        outcome, ref = applied if isinstance(applied, tuple) else (applied, None)
+        return ActionResult(action, outcome, ref)
 
     # -- secrets ---------------------------------------------------------------------------------
 

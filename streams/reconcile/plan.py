@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from streams.reconcile.actions import Action
 
-__all__ = ["STEPS", "ordered", "format_plan"]
+__all__ = ["STEPS", "LANES", "ordered", "format_plan"]
 
 STEPS: dict[tuple[str, str], int] = {
     ("create", "user"): 0,
@@ -31,6 +31,16 @@ STEPS: dict[tuple[str, str], int] = {
     ("delete", "repository"): 81,
     ("delete", "project"): 90,
     ("delete", "user"): 99,
+}
+
+
+# Resources that do not depend on each other once the project exists: the applier runs these
+# lanes concurrently (each lane in order). Everything else runs alone, in plan order.
+LANES: dict[str, str] = {
+    "quota": "quota",
+    "member": "members",
+    "robot": "robots",
+    "robot_secret": "robots",
 }
 
 

@@ -379,3 +379,34 @@ async def test_request_ids_come_from_the_event_or_the_key(fake_harbor, make_reco
     fake_harbor.request_ids.clear()
     await reconciler.reconcile(P, demo())
     assert all(rid.startswith("hopsharbor:project/demo:") for rid in fake_harbor.request_ids)
+
+
+async def test_lanes_run_beside_each_other_but_members_one_at_a_time(fake_harbor, users, tmp_path):
+    import asyncio
+
+    import httpx
+
+    from streams.harbor import HarborClient
+    from streams.reconcile import ReconcileConfig, Reconciler
+
+    inflight: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        kind = request.url.path.split("/")[-1] if request.method != "GET" else "read"
+        inflight.append(kind)
+        overlaps.append(tuple(sorted(inflight)))
+        await asyncio.sleep(0.002)
+        inflight.remove(kind)
+        return fake_harbor(request)
+
+    async with HarborClient(
+        "http://h", "admin", "Harbor12345", transport=httpx.MockTransport(slow)
+    ) as client:
+        reconciler = Reconciler(
+            client, ReconcileConfig(owner_account="admin"), DirectorySecretStore(tmp_path)
+        )
+        assert (await reconciler.reconcile(P, demo())).outcome == "done"
+    assert max(o.count("members") for o in overlaps) == 1  # member writes are serialised
+    assert any("members" in o and "robots" in o for o in overlaps)  # beside the robot lane
+    assert fake_harbor.member_roles("demo") == {"admin": 1, "alice": 1, "bob": 4, "carol": 2}
