@@ -1,7 +1,7 @@
 """Harbor calls and time per reconcile, and the reconciler's rebuild rate against a plain loop.
 
     .venv/bin/python bench/harbor_reconcile.py [--projects 50] [--members 5] [--concurrency 8]
-    .venv/bin/python bench/harbor_reconcile.py --fake     # in-process MockTransport Harbor
+    .venv/bin/python bench/harbor_reconcile.py --fake [--fake-latency-ms 5]   # in-process Harbor stand-in
 
 Against the real Harbor of the local stack (http://127.0.0.1:$HARBOR_PORT, admin password in
 .stack/secrets/harbor-admin; the users are created first, everything is deleted at the end).
@@ -68,12 +68,15 @@ def harbor_target(args: argparse.Namespace) -> tuple[str, str, httpx.AsyncBaseTr
         sys.modules["fake_harbor"] = module
         spec.loader.exec_module(module)
         fake = module.FakeHarbor()
-        return (
-            "http://harbor.fake",
-            module.ADMIN_PASSWORD,
-            httpx.MockTransport(fake),
-            "in-process fake Harbor",
-        )
+        delay = args.fake_latency_ms / 1000
+
+        async def handler(request: httpx.Request) -> httpx.Response:
+            if delay:
+                await asyncio.sleep(delay)  # a round trip and Harbor's own work, roughly
+            return fake(request)
+
+        label = f"in-process fake Harbor, {args.fake_latency_ms:g} ms per call"
+        return "http://harbor.fake", module.ADMIN_PASSWORD, httpx.MockTransport(handler), label
     env = dict(
         line.split("=", 1)
         for line in (REPO / "deploy/local/stack.env").read_text().splitlines()
@@ -217,6 +220,7 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=50)
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--fake-latency-ms", type=float, default=0.0, help="with --fake: delay of every call")
     parser.add_argument(
         "--fake", action="store_true", help="in-process MockTransport Harbor (call counts only)"
     )
