@@ -24,6 +24,7 @@ from streams.app.runner import DeadLetterSink, KeyedRunner, ReconcilerLike, Retr
 from streams.app.tables import declare_tables
 from streams.app.topics import declare_topics
 from streams.app.verdict import Verdict, harbor_verdict
+from streams.images.agent import register_image_agents
 from streams.mapping import Emission, Mirror
 from streams.settings import Settings
 
@@ -92,6 +93,7 @@ def create_app(
     ingestor = Ingestor(mirror, state_sink or send_state, dead_letter_sink or dead_letter, clock=clock)
     agents: dict[str, Any] = {}
     agents.update(ingest_agents.register(app, topics.cdc, ingestor))
+    register_image_agents(app, settings, project_rows=tables.projects, dead_letter_topic=topics.dlq)
     if settings.reconcile_enabled:
         agents.update(reconcile_agent.register(app, topics.state, runner))
         resync_timer.register(
