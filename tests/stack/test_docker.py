@@ -26,7 +26,9 @@ def _write_wheel(directory: Path, name: str, version: str, module_source: str) -
     files = {
         f"{name}/__init__.py": module_source.encode(),
         f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: hopsharbor-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/WHEEL": (
+            b"Wheel-Version: 1.0\nGenerator: hopsharbor-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
     }
     record = io.StringIO()
     for path, data in files.items():
@@ -41,9 +43,9 @@ def _write_wheel(directory: Path, name: str, version: str, module_source: str) -
     return wheel
 
 
-def _check_push(lines: Iterator[dict]) -> list[dict]:
+def _check_push(progress: Iterator[dict]) -> list[dict]:
     """The SDK does not raise on a failed push: the error is a line of the progress stream."""
-    lines = list(lines)
+    lines = list(progress)
     errors = [line for line in lines if "error" in line]
     assert not errors, errors
     return lines
