@@ -15,10 +15,23 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from sys import intern
+from typing import Any
 
 from streams.desired.model import ProjectState, UserState
 from streams.harbor.client import robot_permissions
-from streams.harbor.models import Member, Outcome, Project, Quota, Robot, RobotPermission, User
+from streams.harbor.models import (
+    ImmutableRule,
+    Member,
+    Outcome,
+    Project,
+    Quota,
+    Repository,
+    Robot,
+    RobotAccess,
+    RobotPermission,
+    User,
+)
 from streams.reconcile.actions import ActionResult
 from streams.reconcile.config import ReconcileConfig
 from streams.reconcile.observe import ObservedProject, ObservedRobot, ObservedUser
@@ -34,7 +47,9 @@ class ObservedCache:
 
     def __init__(self, ttl: float, max_keys: int, clock: Callable[[], float]) -> None:
         self.ttl, self.max_keys, self.clock = ttl, max_keys, clock
-        self._entries: OrderedDict[str, tuple[float, Observed]] = OrderedDict()
+        # entries are packed into plain tuples: a pydantic record costs ~0.5 KiB, and 10,000
+        # projects of records took 100 MiB (bench/harbor_cache_memory.py)
+        self._entries: OrderedDict[str, tuple[float, tuple[Any, ...]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -47,13 +62,13 @@ class ObservedCache:
             del self._entries[key]
             return None
         self._entries.move_to_end(key)
-        return entry[1]
+        return _unpack(entry[1])
 
     def put(self, key: str, observed: Observed | None) -> None:
         if self.ttl <= 0 or observed is None:
             self.drop(key)
             return
-        self._entries[key] = (self.clock(), observed)
+        self._entries[key] = (self.clock(), _pack(observed))
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_keys:
             self._entries.popitem(last=False)
@@ -63,6 +78,90 @@ class ObservedCache:
 
     def clear(self) -> None:
         self._entries.clear()
+
+
+def _pack(observed: Observed) -> tuple[Any, ...]:
+    if isinstance(observed, ObservedUser):
+        u = observed.user
+        return ("user", None if u is None else (u.user_id, u.username, u.email, u.realname, u.comment))
+    p, q = observed.project, observed.quota
+    return (
+        "project",
+        None if p is None else (p.project_id, p.name, p.owner_id, p.owner_name),
+        observed.owned,
+        observed.detailed,
+        tuple(
+            (intern(m.entity_name), m.id, m.role_id, m.entity_type, m.project_id) for m in observed.members
+        ),
+        tuple(
+            (
+                r.robot.id,
+                r.robot.name,
+                r.short_name,
+                r.secret,
+                r.robot.disable,
+                r.robot.duration,
+                r.robot.description,
+                r.robot.level,
+                r.robot.editable,
+                tuple(
+                    (perm.kind, perm.namespace, tuple((a.resource, a.action, a.effect) for a in perm.access))
+                    for perm in r.robot.permissions
+                ),
+            )
+            for r in observed.robots
+        ),
+        None if q is None else (q.id, tuple(q.hard.items())),
+        tuple(r.name for r in observed.repositories),
+        tuple(r.id for r in observed.immutable_rules),
+    )
+
+
+def _unpack(packed: tuple[Any, ...]) -> Observed:
+    if packed[0] == "user":
+        u = packed[1]
+        if u is None:
+            return ObservedUser(None)
+        return ObservedUser(User(user_id=u[0], username=u[1], email=u[2], realname=u[3], comment=u[4]))
+    _, p, owned, detailed, members, robots, quota, repositories, rules = packed
+    return ObservedProject(
+        project=None if p is None else Project(project_id=p[0], name=p[1], owner_id=p[2], owner_name=p[3]),
+        owned=owned,
+        detailed=detailed,
+        members=tuple(
+            Member(entity_name=m[0], id=m[1], role_id=m[2], entity_type=m[3], project_id=m[4])
+            for m in members
+        ),
+        robots=tuple(
+            ObservedRobot(
+                Robot(
+                    id=r[0],
+                    name=r[1],
+                    disable=r[4],
+                    duration=r[5],
+                    description=r[6],
+                    level=r[7],
+                    editable=r[8],
+                    permissions=tuple(
+                        RobotPermission(
+                            kind=kind,
+                            namespace=ns,
+                            access=tuple(
+                                RobotAccess(resource=a[0], action=a[1], effect=a[2]) for a in access
+                            ),
+                        )
+                        for kind, ns, access in r[9]
+                    ),
+                ),
+                r[2],
+                r[3],
+            )
+            for r in robots
+        ),
+        quota=None if quota is None else Quota(id=quota[0], hard=dict(quota[1])),
+        repositories=tuple(Repository(name=name) for name in repositories),
+        immutable_rules=tuple(ImmutableRule(id=i) for i in rules),
+    )
 
 
 def observed_after(
