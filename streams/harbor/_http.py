@@ -223,7 +223,7 @@ class HarborHttp:
             next_url = None
             total = response.headers.get("X-Total-Count")
             if total is not None and total.isdigit():
-                if len(batch) == 0 or page * PAGE_SIZE >= int(total):
+                if len(batch) == 0 or len(items) >= int(total):  # the server may cap page_size
                     return items
                 continue
             return items  # neither Link nor X-Total-Count: a single page

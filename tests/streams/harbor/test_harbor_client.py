@@ -307,3 +307,17 @@ def test_public_api():
 
     for name in streams.harbor.__all__:
         assert hasattr(streams.harbor, name), name
+
+
+async def test_total_count_paging_survives_a_server_that_caps_page_size():
+    items = projects(120)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        chunk = items[(page - 1) * 50 : page * 50]  # the server allows 50 per page, not 100
+        return httpx.Response(200, json=chunk, headers={"X-Total-Count": "120"})
+
+    client, seen, _ = client_for(handler)
+    async with client:
+        assert len(await client.list_projects()) == 120
+    assert len(seen) == 3
