@@ -185,7 +185,7 @@ def child_e2e(db: str, start: str, last: str) -> None:
 
     def stop_when(ctx) -> bool:  # type: ignore[no-untyped-def]
         marks.setdefault("first", time.perf_counter())
-        return int((ctx.gtids or "0-0-0").split(",")[0].rsplit("-", 1)[1]) >= last_seq
+        return ctx.last_gtid is not None and int(ctx.last_gtid.rsplit("-", 1)[1]) >= last_seq
 
     task = ConnectorTask(settings, stop_when=stop_when)
     t0 = time.perf_counter()

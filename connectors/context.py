@@ -64,6 +64,7 @@ class OffsetContext:
         self.event = 0
         self.row = 0
         self.tx_ts = 0
+        self.last_gtid: str | None = None  # GTID of the last committed transaction
         # What a restart inside a transaction must skip of the first transaction it reads.
         self.skip_events = start.event
         self.skip_rows = start.row
@@ -79,6 +80,7 @@ class OffsetContext:
         self.row = 0
 
     def commit(self, file: str, next_pos: int) -> None:
+        self.last_gtid = self.tx_gtid
         if self.tx_gtid is not None:
             self._gtids.add(self.tx_gtid)
             self._gtids_text = None

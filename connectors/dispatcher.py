@@ -56,6 +56,8 @@ class EventDispatcher:
                       f'"name":{_encode(connector_name)},"ts_ms":')
         self.counts: dict[tuple[str, str], int] = {}
         self.last_source_ts_ms = 0
+        self._file = ""
+        self._file_json = '""'
 
     def topic_for(self, table: str) -> str:
         return f"{self._prefix}.{self._db}.{table}"
@@ -75,10 +77,13 @@ class EventDispatcher:
         key = _encode({c: image[c] for c in key_columns}).encode() if key_columns else None
         gtid = "null" if src.gtid is None else '"' + src.gtid + '"'
         thread = "null" if src.thread is None else str(src.thread)
+        if src.file != self._file:
+            self._file, self._file_json = src.file, _encode(src.file)
         source = (f'{self._head}{src.ts_ms},"snapshot":"{src.snapshot}",{table_part}'
-                  f'"server_id":{src.server_id},"gtid":{gtid},"file":{_encode(src.file)},'
+                  f'"server_id":{src.server_id},"gtid":{gtid},"file":{self._file_json},'
                   f'"pos":{src.pos},"row":{src.row},"thread":{thread},"query":null}}')
-        value = (f'{{"before":{_encode(before)},"after":{_encode(after)},"source":{source},'
+        value = (f'{{"before":{"null" if before is None else _encode(before)},'
+                 f'"after":{"null" if after is None else _encode(after)},"source":{source},'
                  f'"op":"{op}","ts_ms":{int(self._clock() * 1000)},"transaction":null}}')
         self._sink.send(topic, key, value.encode())
         if op == "d" and key is not None:

@@ -112,6 +112,9 @@ def classify(exc: BaseException) -> ConnectorError:
         if isinstance(exc, fatal):
             return FatalError(f"Kafka: {exc!r}", "kafka")
         return RetriableError(f"Kafka: {exc!r}", "kafka")
+    if type(exc).__name__ == "_KafkaDeliveryError":
+        cls = RetriableError if getattr(exc, "retriable", False) else FatalError
+        return cls(f"Kafka: {exc}", "kafka")
     if isinstance(exc, TimeoutError | socket.timeout | ConnectionError | OSError | EOFError):
         return RetriableError(f"connection: {exc!r}", "mysql")
     if isinstance(exc, UnicodeDecodeError | struct_error()):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import struct
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -242,14 +243,19 @@ def _fraction(data: bytes, pos: int, nbytes: int) -> int:
 
 def _timestamp2(fsp: int) -> Decoder:
     nfrac = _fsp_bytes(fsp)
+    cache = [-1, ""]  # last second seen and its text: consecutive rows mostly share the second
 
     def dec(data: bytes, pos: int) -> tuple[Any, int]:
         seconds = int.from_bytes(data[pos : pos + 4], "big")
         micros = _fraction(data, pos + 4, nfrac)
         if seconds == 0 and micros == 0:
             return None, pos + 4 + nfrac  # the zero timestamp '0000-00-00 00:00:00'
-        value = _EPOCH + dt.timedelta(seconds=seconds, microseconds=micros)
-        return V.format_timestamp(value, fsp), pos + 4 + nfrac
+        if cache[0] != seconds:
+            cache[0] = seconds
+            cache[1] = "%04d-%02d-%02dT%02d:%02d:%02d" % time.gmtime(seconds)[:6]
+        if fsp:
+            return f"{cache[1]}.{micros:06d}"[: 20 + fsp] + "Z", pos + 4 + nfrac
+        return cache[1] + "Z", pos + 4 + nfrac
 
     return dec
 
