@@ -38,6 +38,18 @@ class ProjectDirectory:
                 name = project_name(ProjectRow.model_validate(row), self._mapping)
         return name
 
+    def name_from_image(self, image: str | None) -> str | None:
+        """The Harbor name of the project an image reference (`[registry/]<project>:<tag>`) names."""
+        if not image:
+            return None
+        path = image.rsplit("@", 1)[0]
+        last = path.rsplit("/", 1)[-1]
+        hopsworks_name = last.split(":", 1)[0]
+        if not hopsworks_name:
+            return None
+        row = ProjectRow(id=0, projectname=hopsworks_name, username="")
+        return project_name(row, self._mapping)
+
     def id_of(self, name: str) -> int | None:
         """The live project that has this name now, if any."""
         return self._ids.get(name)

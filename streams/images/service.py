@@ -72,6 +72,11 @@ class ImageService:
     async def handle(self, job: Job) -> None:
         project = job.project_name
         try:
+            if project is None and job.action == Action.REMOVE and job.command is not None:
+                # REMOVE rows outlive their project: the image name in `arg` names it.
+                project = self.directory.name(job.project_id) or self.directory.name_from_image(
+                    job.command.arg
+                )
             if project is None:
                 project = await self._project_name(job.project_id)
             if job.action in (Action.BUILD, Action.BASE):

@@ -167,3 +167,20 @@ async def test_remove_spares_a_new_project_that_took_the_name() -> None:
     await run(service, [Job(seq=5, project_id=3, action=Action.REMOVE, project_name="demo")])  # demo is 7 now
     await run(service, [Job(seq=6, project_id=7, action=Action.REMOVE, project_name="demo")])
     assert removed == ["demo"]
+
+
+async def test_remove_of_a_project_already_gone_uses_the_image_name() -> None:
+    removed: list[str] = []
+
+    class Remover:
+        async def remove_environment(self, project: str) -> int:
+            removed.append(project)
+            return 1
+
+    service, letters = make(FakeBuilder())
+    service.remover = Remover()
+    remove = CondaCommand(
+        id=9, project_id=55, op="REMOVE", status="NEW", arg="Old_Proj:1700000000000-4.0.0.3"
+    )
+    await run(service, [Job(seq=9, project_id=55, action=Action.REMOVE, command=remove)])
+    assert removed == ["old_proj"] and letters == []
