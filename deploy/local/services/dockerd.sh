@@ -58,8 +58,16 @@ case "${1:-}" in
     apt_install docker.io
     ;;
   start)
-    if pid_alive $NAME; then dk info >/dev/null 2>&1 && exit 0; stop_pid $NAME; fi
     mkdir -p "$DATA" "$EXEC_ROOT"
+    if pid_alive $NAME; then dk info >/dev/null 2>&1 && { echo "$STACK_DIR" > "$DATA/.hopsharbor-stack"; exit 0; }; stop_pid $NAME; fi
+    # The data root is shared by every checkout on the machine (it lives in $CACHE_DIR), but two
+    # daemons on one data root corrupt it: refuse while another checkout's dockerd is running.
+    owner=$(cat "$DATA/.hopsharbor-stack" 2>/dev/null || true)
+    if [[ -n "$owner" && "$owner" != "$STACK_DIR" && -f "$owner/run/$NAME.pid" ]] \
+        && kill -0 "$(cat "$owner/run/$NAME.pid")" 2>/dev/null; then
+      die "$DATA is in use by the dockerd of $owner: stop that one first (or set HOPSHARBOR_CACHE_DIR)"
+    fi
+    echo "$STACK_DIR" > "$DATA/.hopsharbor-stack"
     write_conf
     # A dockerd killed hard leaves its pid file behind; it refuses to start while that names a
     # live process, so only remove it when the process is gone.
