@@ -83,6 +83,7 @@ case "${1:-}" in
     (
       # Two `stack up` at once (two checkouts share $CACHE_DIR) must not build the same tarball twice.
       flock 9
+      rm -f "$OUT"/*.tmp.*  # left by a build that was killed (we hold the lock: nobody is writing)
       [[ -s "$tar" ]] || build_tar "$tar"
       if [[ "$(image_hash)" != "$hash" ]]; then
         log "importing $tar as $BASE_IMAGE"
@@ -94,7 +95,7 @@ case "${1:-}" in
     ) 9>"$OUT/.lock"
     # Tarballs of older recipes are dead weight.
     find "$OUT" -maxdepth 1 -name 'python-base-*.tar' ! -name "python-base-$hash.tar" -delete
-    dk run --rm --network none "$BASE_IMAGE" python -c 'import sys, venv; assert sys.prefix == "/opt/venv"' \
+    dk run --rm --network none "$BASE_IMAGE" python -c 'import sys; assert sys.prefix == "/opt/venv"' \
       >>"$LOGF" 2>&1 || fail_with_log $NAME "$LOGF" "$BASE_IMAGE does not run python from /opt/venv"
     ;;
   stop) : ;;  # an image, not a server
