@@ -72,10 +72,10 @@ build_tar() {  # build_tar TAR: mmdebstrap into a temporary file, then rename (n
 
 case "${1:-}" in
   install)
-    apt_install mmdebstrap docker.io
+    apt_install mmdebstrap docker.io curl
     ;;
   start)
-    [[ -S "$SOCK" ]] && dk info >/dev/null 2>&1 || die "dockerd is not running: deploy/local/stack up dockerd"
+    curl -sf --max-time 5 --unix-socket "$SOCK" http://localhost/_ping >/dev/null 2>&1 || die "dockerd is not running: deploy/local/stack up dockerd"
     hash=$(recipe_hash)
     [[ "$(image_hash)" == "$hash" ]] && exit 0
     mkdir -p "$OUT"

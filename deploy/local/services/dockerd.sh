@@ -30,6 +30,7 @@ DATA="$CACHE_DIR/docker"
 EXEC_ROOT="$STACK_DIR/run/docker"
 
 dk() { DOCKER_BUILDKIT=0 docker -H "unix://$SOCK" "$@"; }
+answers() { curl -sf --max-time 5 --unix-socket "$SOCK" http://localhost/_ping >/dev/null; }  # cheapest "alive"
 
 write_conf() {
   cat > "$CONF" <<JSON
@@ -55,11 +56,11 @@ JSON
 
 case "${1:-}" in
   install)
-    apt_install docker.io
+    apt_install docker.io curl
     ;;
   start)
     mkdir -p "$DATA" "$EXEC_ROOT"
-    if pid_alive $NAME; then dk info >/dev/null 2>&1 && { echo "$STACK_DIR" > "$DATA/.hopsharbor-stack"; exit 0; }; stop_pid $NAME; fi
+    if pid_alive $NAME; then answers && { echo "$STACK_DIR" > "$DATA/.hopsharbor-stack"; exit 0; }; stop_pid $NAME; fi
     # The data root is shared by every checkout on the machine (it lives in $CACHE_DIR), but two
     # daemons on one data root corrupt it: refuse while another checkout's dockerd is running.
     owner=$(cat "$DATA/.hopsharbor-stack" 2>/dev/null || true)
