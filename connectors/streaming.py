@@ -59,7 +59,7 @@ class StreamingSource:
                  heartbeat: Callable[[OffsetContext], None] | None = None, heartbeat_interval_s: float = 5.0,
                  clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
                  stop_when: Callable[[OffsetContext], bool] | None = None,
-                 on_alive: Callable[[], None] | None = None) -> None:
+                 on_alive: Callable[[], None] | None = None, database: str = "") -> None:
         self._reader_factory = reader_factory
         self._dispatcher = dispatcher
         self._checkpointer = checkpointer
@@ -70,6 +70,7 @@ class StreamingSource:
         self._monotonic = monotonic
         self._stop_when = stop_when
         self._on_alive = on_alive or (lambda: None)
+        self._database = database
         self._ctx: OffsetContext | None = None
         self._src = SourceInfo()
         self._explicit = False  # inside BEGIN ... COMMIT (or a MariaDB non-standalone GTID)
@@ -142,7 +143,8 @@ class StreamingSource:
         if not self._explicit:  # DDL: a transaction of its own
             if not ctx.in_tx:
                 ctx.begin(ev.file, ev.pos, None, ev.ts, ev.server_id)
-            log.info("DDL at %s:%s: %s", ev.file, ev.pos, query[:200])
+            log.log(logging.INFO if ev.schema == self._database else logging.DEBUG,
+                    "DDL at %s:%s: %s", ev.file, ev.pos, query[:200])
             self._on_commit(ev)
 
     def _on_rows(self, ev: RowsEvent) -> None:

@@ -211,7 +211,8 @@ class ConnectorTask:
 
             streaming = StreamingSource(self._reader, dispatcher, checkpointer, self._stop.is_set,
                                         heartbeat=heartbeat, heartbeat_interval_s=s.heartbeat_interval_s,
-                                        clock=self._clock, stop_when=self._stop_when, on_alive=self.alive)
+                                        clock=self._clock, stop_when=self._stop_when, on_alive=self.alive,
+                                        database=s.database)
             self.last_offset = streaming.run(offset)
         finally:
             metrics.STREAMING.set(0)

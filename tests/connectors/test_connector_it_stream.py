@@ -166,7 +166,7 @@ def test_snapshot_with_concurrent_writes_then_streaming_misses_nothing_and_repea
     def writer() -> None:
         uid = 10_000
         with writer_conn.cursor() as cur:
-            while not stop.is_set() and uid < 10_600:
+            while not stop.is_set() and uid < 10_300:
                 uid += 1
                 insert_user(cur, uid)
                 cur.execute("UPDATE users SET status=3 WHERE uid=%s", (uid - 10_000,))
@@ -177,9 +177,12 @@ def test_snapshot_with_concurrent_writes_then_streaming_misses_nothing_and_repea
     w.start()
     s = settings_for(mysql_db, stack, topic_prefix, tables=("users",), snapshot_fetch_rows=200)
     runner = TaskThread(s).start(wait_for="streaming")
-    time.sleep(0.5)
+    time.sleep(0.2)
     stop.set()
     w.join()
+    with writer_conn.cursor() as cur:  # certainly after the snapshot
+        for uid in range(20_001, 20_021):
+            insert_user(cur, uid)
     assert runner.until(last_gtid(writer_conn)) == EXIT_OK
     records = read_topic(stack.kafka_bootstrap, s.topic_for("users"))
     ops = [v["op"] for _k, v in records if v]
