@@ -4,8 +4,12 @@
 # $CACHE_DIR/docker so that images (the base image above all) survive a fresh checkout.
 #
 # What works on these machines (and why the flags are what they are):
-#   --storage-driver=vfs   works on any filesystem and kernel (vfs copies whole layers: slow and
-#                          large, but layers here are few); overlay2 is not relied upon.
+#   --storage-driver=vfs   works on any filesystem and kernel, but copies the whole root for every
+#                          build step, container and pulled layer. HOPSHARBOR_DOCKER_STORAGE_DRIVER=overlay2
+#                          (measured here, same load: build COPY+RUN 6 s vs 27 s, run 0.6 s vs 14 s,
+#                          pull 0.7 s vs 18 s) works on these machines too; vfs stays the default
+#                          because it is what was asked for and needs nothing of the kernel. Each
+#                          driver keeps its own images: switching means one re-import of the base.
 #   --iptables=false --bridge=none
 #                          no iptables/netfilter here, so there is no docker0 bridge. Tried here
 #                          (docker 20.10): by default both `docker run` and `docker build` RUN steps
@@ -35,7 +39,7 @@ answers() { curl -sf --max-time 5 --unix-socket "$SOCK" http://localhost/_ping >
 write_conf() {
   cat > "$CONF" <<JSON
 {
-  "storage-driver": "vfs",
+  "storage-driver": "${HOPSHARBOR_DOCKER_STORAGE_DRIVER:-vfs}",
   "iptables": false,
   "ip-masq": false,
   "bridge": "none",
