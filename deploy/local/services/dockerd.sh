@@ -11,7 +11,9 @@
 #                          because it is what was asked for and needs nothing of the kernel. Each
 #                          driver keeps its own images: switching means one re-import of the base.
 #   --iptables=false --bridge=none
-#                          no iptables/netfilter here, so there is no docker0 bridge. Tried here
+#                          the stack leaves the machine's firewall and interfaces alone (iptables
+#                          exists here, but a docker0 bridge with NAT rules is more than tests
+#                          need and would outlive `stack down`), so there is no bridge. Tried here
 #                          (docker 20.10): by default both `docker run` and `docker build` RUN steps
 #                          get a network namespace of their own with only loopback (the "bridge"
 #                          network without a bridge: same as "none"), so they reach nothing.
