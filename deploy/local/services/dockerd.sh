@@ -22,7 +22,8 @@
 #                          on 127.0.0.1 (registry, package index settings of the host, ...).
 #                          So: default/"none" for work that needs no network (preferred: a build
 #                          installing local wheels with --no-index), "host" when it does.
-#   classic builder        BuildKit is not part of Debian's docker.io 20.10: set DOCKER_BUILDKIT=0.
+#   classic builder        DOCKER_BUILDKIT=1 fails here ("buildx component is missing"): the CLI needs
+#                          DOCKER_BUILDKIT=0; the docker SDK's images.build always uses the classic builder.
 #   insecure registries    the plain registry (127.0.0.1:$REGISTRY_PORT), Harbor core
 #                          (127.0.0.1:$HARBOR_PORT) and Harbor's registry (127.0.0.1:$HARBOR_REGISTRY_PORT)
 #                          speak plain HTTP.
