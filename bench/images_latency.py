@@ -83,6 +83,23 @@ def play(conn: pymysql.Connection, command_id: int, lib: str) -> tuple[int, floa
     return int(round(created.replace(tzinfo=dt.UTC).timestamp() * 1000)), done
 
 
+def wait_ready(worker_log: Path, procs: list[subprocess.Popen[bytes]], timeout: float = 180.0) -> None:
+    """Wait until the worker consumes (a change made before the connector's snapshot would be lost:
+    the snapshot sees no row of a command that already succeeded) and the connector streams."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if any(p.poll() is not None for p in procs):
+            raise SystemExit(f"a process exited; see {worker_log.parent}")
+        text = worker_log.read_text(errors="replace") if worker_log.exists() else ""
+        if "Worker ready" in text and (worker_log.parent / "connector.log").read_text(errors="replace").count(
+            "connectors.streaming: streaming from"
+        ):
+            time.sleep(2.0)
+            return
+        time.sleep(0.5)
+    raise SystemExit(f"worker or connector not ready after {timeout} s; see {worker_log.parent}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -143,6 +160,7 @@ def main() -> int:
                 procs.append(
                     subprocess.Popen(argv, env={**env, **extra}, stdout=log, stderr=subprocess.STDOUT)
                 )
+            wait_ready(logs / "worker.log", procs)
             config = ImageConfig(registry=registry)
             with RegistryClient(f"http://{registry}") as client:
                 print(f"{'change':>6} {'latency s':>10}")

@@ -30,7 +30,7 @@ from streams.images.builder import ImageBuilder
 from streams.images.buildqueue import PROJECT_DELETED_SEQ, BuildQueue, Job
 from streams.images.config import ImageConfig
 from streams.images.credentials import AnonymousCredentials, CredentialSource, RobotCredentials
-from streams.images.dlq import DeadLetterSend, send_dead_letter
+from streams.images.dlq import DeadLetterSend, dead_letter_record, send_dead_letter
 from streams.images.errors import ImageError, TerminalImageError
 from streams.images.lifecycle import Action, follow
 from streams.images.projects import ProjectDirectory, apply_project_event
@@ -188,17 +188,9 @@ def register_image_agents(
     async def reject(error: ImageError, raw: bytes | None) -> None:
         metrics.IMAGE_BUILD_FAILURES.labels(reason=error.reason).inc()
         if dead_letter is not None:
-            await send_dead_letter(
-                dead_letter,
-                {
-                    "source": "images",
-                    "stage": "image",
-                    "reason": error.reason,
-                    "message": error.message,
-                    "raw_value": (raw or b"").decode("utf-8", "replace"),
-                    "at": clock(),
-                },
-            )
+            record = dead_letter_record(None, None, error, at=clock())
+            record["raw_value"] = (raw or b"").decode("utf-8", "replace")
+            await send_dead_letter(dead_letter, record)
 
     async def conda(stream: StreamT) -> None:
         async for event in stream.noack().events():  # type: ignore[attr-defined]

@@ -9,29 +9,35 @@ visible without dockerd's logs. A failure to send propagates (the command is the
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from streams.images.commands import CondaCommand
 from streams.images.errors import ImageError
 
-__all__ = ["DeadLetterSend", "dead_letter_record", "send_dead_letter", "SOURCE"]
+__all__ = ["DeadLetterSend", "dead_letter_record", "send_dead_letter", "SOURCE", "STAGE"]
 
 SOURCE = "images"
+STAGE = "image"
 DeadLetterSend = Callable[[bytes, bytes], Awaitable[Any]]
 
 
 def dead_letter_record(
-    command: CondaCommand | None, project: str | None, error: ImageError
+    command: CondaCommand | None, project: str | None, error: ImageError, *, at: float | None = None
 ) -> dict[str, Any]:
+    """Shaped like the worker's own dead letters (streams.app.records.DeadLetter: stage, reason,
+    error, key, at) with stage "image", plus the command, the project and the build log tail."""
     return {
+        "stage": STAGE,
         "source": SOURCE,
-        "table": "conda_commands",
         "reason": error.reason,
-        "message": error.message,
+        "error": error.message,
+        "key": f"project/{project}" if project else None,
         "project": project,
         "command": command.model_dump() if command is not None else None,
         "log_tail": error.log_tail,
+        "at": time.time() if at is None else at,
     }
 
 
