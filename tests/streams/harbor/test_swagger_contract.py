@@ -14,10 +14,12 @@ Only the token service (/service/token, not part of the API spec) is passed thro
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -39,9 +41,13 @@ from tests.streams.harbor.swagger_contract import (
     HarborSpec,
     Mismatch,
     SpecUnavailable,
+    go_mod_cache,
     load_spec_path,
 )
+from tests.streams.reconcile import test_harbor_ensure as ensure_tests
+from tests.streams.reconcile import test_reconciler as reconciler_tests
 from tests.streams.reconcile.conftest import ADMIN, ADMIN_PASSWORD, FakeHarbor
+from tests.streams.reconcile.test_reconciler import users  # noqa: F401 (a fixture the replayed tests use)
 
 pytestmark = pytest.mark.unit
 
@@ -390,6 +396,88 @@ async def test_known_mismatch_is_fixed(
     assert not seen, _report(seen)
 
 
+# -- the reconciler's own unit tests, replayed through the checker -----------------------------------
+# The tests of tests/streams/reconcile/ that talk to the in-memory Harbor through the
+# `harbor_client` / `make_reconciler` fixtures run again here, unchanged, with those fixtures
+# wired through ContractRecorder: whatever traffic they make is checked as well.
+
+REPLAYABLE = {"fake_harbor", "harbor_client", "make_reconciler", "users", "tmp_path", "monkeypatch"}
+
+
+def _replayed() -> list[Any]:
+    cases = []
+    for module in (reconciler_tests, ensure_tests):
+        for name, function in vars(module).items():
+            if not (name.startswith("test_") and inspect.iscoroutinefunction(function)):
+                continue
+            wanted = set(inspect.signature(function).parameters)
+            if wanted <= REPLAYABLE and wanted & {"harbor_client", "make_reconciler"}:
+                cases.append(pytest.param(function, id=f"{module.__name__.rsplit('.', 1)[-1]}::{name}"))
+    return cases
+
+
+@pytest.fixture
+def recorder(spec: HarborSpec) -> ContractRecorder:
+    return ContractRecorder(spec, FakeHarbor(page_size_cap=2))
+
+
+@pytest.fixture
+def fake_harbor(recorder: ContractRecorder) -> FakeHarbor:
+    return recorder.handler  # type: ignore[return-value]
+
+
+@pytest.fixture
+async def harbor_client(recorder: ContractRecorder) -> AsyncIterator[HarborClient]:
+    async with HarborClient(
+        "http://harbor.test", ADMIN, ADMIN_PASSWORD, transport=httpx.MockTransport(recorder), sleep=_no_sleep
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def make_reconciler(harbor_client: HarborClient, tmp_path: Path) -> Callable[..., Reconciler]:
+    def make(clock: object = None, **config: object) -> Reconciler:
+        config.setdefault("owner_account", ADMIN)
+        extra = {"clock": clock} if clock else {}
+        secrets = DirectorySecretStore(tmp_path / "secrets")
+        return Reconciler(harbor_client, ReconcileConfig(**config), secrets, **extra)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.mark.parametrize("function", _replayed())
+async def test_reconciler_unit_test_traffic_follows_spec(
+    function: Callable[..., Awaitable[None]],
+    recorder: ContractRecorder,
+    fake_harbor: FakeHarbor,
+    harbor_client: HarborClient,
+    make_reconciler: Callable[..., Reconciler],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    # async fixtures cannot be fetched with getfixturevalue inside a running loop: all are taken
+    # here, and only the (synchronous) `users` fixture is fetched on demand
+    available = {
+        "fake_harbor": fake_harbor,
+        "harbor_client": harbor_client,
+        "make_reconciler": make_reconciler,
+        "tmp_path": tmp_path,
+        "monkeypatch": monkeypatch,
+    }
+    arguments = {
+        name: available[name] if name in available else request.getfixturevalue(name)
+        for name in inspect.signature(function).parameters
+    }
+    await function(**arguments)
+    if not recorder.exchanges:
+        pytest.skip("the test makes no request to Harbor")
+    found = [m for m in recorder.mismatches if _key(m) not in KNOWN_MISMATCHES]
+    assert not found, "exchanges that differ from Harbor's API spec:\n" + _report(found)
+    outside = set(recorder.skipped) - OUTSIDE_SPEC
+    assert not outside, f"requests outside /api/v2.0 that nothing checks: {sorted(outside)}"
+
+
 # -- every route the client names exists, and the scenarios exercise all of them -------------------
 
 _CALL = re.compile(r'(?:request\(\s*"(?P<method>[A-Z]+)",\s*|get_all\(\s*)"(?P<route>/[^"]*)"(?P<rest>[^)]*)')
@@ -457,6 +545,47 @@ def test_model_fields_are_declared_by_harbor(spec: HarborSpec, model: type[BaseM
     assert not unknown, (
         f"{model.__name__} reads fields that Harbor's {definition} does not have: {sorted(unknown)}"
     )
+
+
+# -- obtaining the spec --------------------------------------------------------------------------------
+
+
+def _writable(root: Path) -> None:
+    """The Go module cache is read-only; make a temporary one removable."""
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | 0o700 if path.is_dir() else path.stat().st_mode | 0o600)
+
+
+def test_spec_is_downloaded_into_an_empty_cache(
+    spec: HarborSpec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the module cache already holds the release zip: serve it as a file proxy, so the download
+    # path (go mod download into an empty cache) runs without the network
+    download = go_mod_cache() / "cache" / "download"
+    monkeypatch.setenv("HOPSHARBOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GOPROXY", f"file://{download}")
+    monkeypatch.setenv("GOSUMDB", "off")
+    try:
+        path = load_spec_path()
+        assert path.is_relative_to(tmp_path) and path.name == "swagger.yaml"
+        assert len(HarborSpec.load(path).operations) == len(spec.operations)
+        assert load_spec_path() == path  # cached: found without asking go again
+    finally:
+        _writable(tmp_path)
+
+
+def test_unavailable_spec_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOPSHARBOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("GOPROXY", "off")
+    try:
+        with pytest.raises(SpecUnavailable) as error:
+            load_spec_path("v2.15.2")
+    finally:
+        _writable(tmp_path)
+    message = str(error.value)
+    assert "github.com/goharbor/harbor@v2.15.2+incompatible" in message
+    assert "GOPROXY=off" in message or "no `go` command" in message
 
 
 # -- the checker itself finds what it should ---------------------------------------------------------
