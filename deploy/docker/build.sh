@@ -47,21 +47,29 @@ for d in connectors streams schemas; do
   (cd "$REPO_DIR" && tar --exclude=__pycache__ -cf - "$d") | tar -xf - -C "$src"
 done
 
-deps="$CACHE_DIR/image-wheels/py$host_py-$(sha256sum "$REPO_DIR/pyproject.toml" | cut -c1-12)"
+# Keyed by the runtime dependencies only: dev extras or tool settings in pyproject.toml don't count.
+deps_key=$("$PYTHON" -c 'import json, sys, tomllib
+print(json.dumps(sorted(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"])))' \
+  "$REPO_DIR/pyproject.toml" | sha256sum | cut -c1-12)
+deps="$CACHE_DIR/image-wheels/py$host_py-$deps_key"
+mkdir -p "$CACHE_DIR/image-wheels"
+exec 9>"$CACHE_DIR/image-wheels/.lock"
+flock 9  # two builds at once (two checkouts share $CACHE_DIR) must not fill the same folder
 if [[ ! -f "$deps/.complete" ]]; then
   log "building dependency wheels into $deps (about a minute when cold)"
   rm -rf "$deps"; mkdir -p "$deps"
   "$PYTHON" -m pip wheel -q --wheel-dir "$deps" "$src" >&2
   rm -f "$deps"/hopsharbor-*.whl
   touch "$deps/.complete"
-  # Wheel sets of older pyproject.toml versions are dead weight.
+  # Wheel sets of older dependency lists are dead weight.
   find "$CACHE_DIR/image-wheels" -mindepth 1 -maxdepth 1 -type d ! -path "$deps" -exec rm -rf {} +
 fi
-log "building the hopsharbor wheel"
 mkdir -p "$ctx/wheels/app" "$ctx/wheels/deps"
+cp "$deps"/*.whl "$ctx/wheels/deps/"
+flock -u 9
+log "building the hopsharbor wheel"
 # Fixed zip timestamps: an unchanged tree gives the same wheel, so docker's layer cache holds.
 SOURCE_DATE_EPOCH=315532800 "$PYTHON" -m pip wheel -q --no-deps --wheel-dir "$ctx/wheels/app" "$src" >&2
-cp "$deps"/*.whl "$ctx/wheels/deps/"
 cp "$REPO_DIR/deploy/docker/Dockerfile" "$REPO_DIR/deploy/docker/.dockerignore" "$ctx/"
 
 log "docker build $TAG FROM $BASE_IMAGE ($(ls "$ctx/wheels/deps" | wc -l) dependency wheels)"
