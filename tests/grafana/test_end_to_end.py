@@ -54,7 +54,7 @@ from tests.grafana.promql import (
 pytestmark = pytest.mark.integration
 
 HOPSHARBOR = Path(sys.executable).parent / "hopsharbor"
-SETTLE_SECONDS = 90  # how long expressions may take to show data after the traffic started
+SETTLE_SECONDS = 120  # how long expressions may take to show data after the traffic started
 JOBS = {"connector": "hopsharbor-connector", "worker": "hopsharbor-worker"}
 
 # Series that no process serves yet, with the reason (kept in step with tests/grafana/test_dashboards.py).
@@ -148,19 +148,19 @@ def _private_prometheus(work: Path, ports: dict[str, int]) -> tuple[subprocess.P
     }.items():
         config = config.replace(key, value)
     (work / "prometheus.yml").write_text(config)
-    log = (work / "prometheus.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            "prometheus",
-            f"--config.file={work / 'prometheus.yml'}",
-            f"--storage.tsdb.path={work / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    with (work / "prometheus.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [
+                "prometheus",
+                f"--config.file={work / 'prometheus.yml'}",
+                f"--storage.tsdb.path={work / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -229,8 +229,11 @@ def _wait_up(pipeline: Pipeline, name: str, timeout: float = 45) -> None:
     pytest.fail(f"Prometheus does not see the {name} up after {timeout:.0f}s\n{pipeline.tail(name)}")
 
 
-def _workload(db) -> None:
-    """A few users, projects, members and library installs, committed one transaction at a time."""
+def _workload(db, name_prefix: str) -> None:
+    """Users, one project with members and one library install that fails in Hopsworks, committed
+    one transaction at a time as Hopsworks would. No successful install: an image build takes a
+    minute or two on the stack's vfs dockerd, and the build series exist without one (the image
+    service initialises them at start)."""
     import pymysql
 
     from streams.tools.simulate import run_workload
@@ -239,12 +242,12 @@ def _workload(db) -> None:
     steps = plan(
         WorkloadConfig(
             users=4,
-            projects=2,
-            members_per_project=2,
-            libraries_per_project=1,
+            projects=1,
+            members_per_project=3,
+            libraries_per_project=0,
             failed_installs_per_project=1,
-            delete_projects=1,
-            name_prefix="obs",
+            delete_projects=0,
+            name_prefix=name_prefix,
         )
     )
     conn = pymysql.connect(
@@ -282,22 +285,13 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
         "connector": int(stack.env["CONNECTOR_METRICS_PORT"]),
         "worker": int(stack.env["WORKER_METRICS_PORT"]),
     }
-    private: subprocess.Popen | None = None
-    if any(_port_taken(p) for p in ports.values()):
-        # Another connector or worker (someone's `make run`) holds the ports the stack's Prometheus
-        # scrapes: run our processes on free ports under a private Prometheus made from the same
-        # config template and rule files.
-        ports = {name: _free_port() for name in ports}
-        private, url = _private_prometheus(work, ports)
-    else:
-        url = f"http://127.0.0.1:{stack.port('prometheus')}"
-        # Re-read the rule files: they may have changed since the stack started (lifecycle API on).
-        urllib.request.urlopen(urllib.request.Request(f"{url}/-/reload", method="POST"), timeout=10).close()
-    pipe = Pipeline(prometheus=Prometheus(url), started=time.monotonic())
-
     # A module-scoped database and prefix (conftest's mysql_db and topic_prefix are per test).
     db = _Database.create(stack)
+    private: subprocess.Popen | None = None
+    pipe: Pipeline | None = None
     prefix = f"t{uuid.uuid4().hex[:10]}"
+    name_prefix = f"o{uuid.uuid4().hex[:3]}"  # users and projects of this run (usernames keep 4 chars)
+    registry = f"127.0.0.1:{stack.port('registry')}"
     common = {
         "HOPSHARBOR_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
         "HOPSHARBOR_TOPIC_PREFIX": prefix,
@@ -314,7 +308,6 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
                 "HOPSHARBOR_MYSQL_PASSWORD": stack.secret("mariadb-capture"),
                 "HOPSHARBOR_CONNECTOR_NAME": prefix,
                 "HOPSHARBOR_SERVER_ID": str(20000 + uuid.uuid4().int % 20000),
-                "HOPSHARBOR_METRICS_PORT": str(ports["connector"]),
             },
         ),
         "worker": (
@@ -328,21 +321,37 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
                 "HOPSHARBOR_ROBOT_SECRETS_DIR": str(work / "robot-secrets"),
                 "HOPSHARBOR_RESYNC_INTERVAL": "5",
                 "HOPSHARBOR_LAG_INTERVAL": "1",
-                "HOPSHARBOR_METRICS_PORT": str(ports["worker"]),
                 # Harbor as the stack has it: when its core is not running every call ends in
                 # status "error", which the error panels and ratios need anyway.
                 "HOPSHARBOR_HARBOR_URL": f"http://127.0.0.1:{stack.port('harbor')}",
                 "HOPSHARBOR_HARBOR_PASSWORD": _harbor_password(stack),
-                "HOPSHARBOR_IMAGE_HARBOR_URL": f"http://127.0.0.1:{stack.port('harbor')}",
+                # Images: built on the stack's dockerd, pushed to its plain registry.
+                "HOPSHARBOR_IMAGE_ENABLED": "true",
+                "HOPSHARBOR_IMAGE_RECORDS_TOPIC": f"{prefix}.images",
                 "HOPSHARBOR_IMAGE_DOCKER_HOST": stack.docker_host,
-                "HOPSHARBOR_IMAGE_REGISTRY": f"127.0.0.1:{stack.port('registry')}",
+                "HOPSHARBOR_IMAGE_REGISTRY": registry,
                 "HOPSHARBOR_IMAGE_ANONYMOUS_PUSH": "true",
-                "HOPSHARBOR_IMAGE_PIP_ARGS": "--no-index",  # no wheel here: the install fails, fast
                 "HOPSHARBOR_IMAGE_BASE_IMAGE": stack.env["BASE_IMAGE"],
+                "HOPSHARBOR_IMAGE_PIP_ARGS": "--no-index",
             },
         ),
     }
     try:
+        if any(_port_taken(p) for p in ports.values()):
+            # Another connector or worker (someone's `make run`) holds the ports the stack's
+            # Prometheus scrapes: run ours on free ports under a private Prometheus made from the
+            # same config template and rule files.
+            ports = {name: _free_port() for name in ports}
+            private, url = _private_prometheus(work, ports)
+        else:
+            url = f"http://127.0.0.1:{stack.port('prometheus')}"
+            # Re-read the rule files: they may have changed since the stack started (lifecycle API on).
+            urllib.request.urlopen(
+                urllib.request.Request(f"{url}/-/reload", method="POST"), timeout=10
+            ).close()
+        for name, port in ports.items():
+            commands[name][1]["HOPSHARBOR_METRICS_PORT"] = str(port)
+        pipe = Pipeline(prometheus=Prometheus(url), started=time.monotonic())
         for name, (args, env) in commands.items():
             if not _command_exists(*args):
                 pipe.not_running[name] = f"`hopsharbor {' '.join(args)}` does not exist yet"
@@ -351,13 +360,13 @@ def pipeline(stack, tmp_path_factory) -> Iterator[Pipeline]:
                 pipe.running[name] = _start(name, args, env, pipe.logs[name])
                 _wait_up(pipe, name)
         if pipe.running:
-            _workload(db)
+            _workload(db, name_prefix)
             if "worker" in pipe.running:
                 _bad_event(stack, f"{prefix}.{db.name}.users")
         pipe.started = time.monotonic()
         yield pipe
     finally:
-        for proc in pipe.running.values():
+        for proc in pipe.running.values() if pipe else ():
             _stop(proc)
         if private is not None:
             _stop(private)
