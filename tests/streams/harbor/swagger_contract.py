@@ -190,6 +190,18 @@ _FORMATS.checks("int32")(_int_format(32))
 _FORMATS.checks("int64")(_int_format(64))
 
 
+_Q_ITEM = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*=(~.*|\[.*~.*\]|\{.*\}|\(.*\)|[^~\[{(].*)?")
+
+
+def _check_q(value: str, miss: Callable[[str, str, object], None]) -> None:
+    """The `q` query language of #/parameters/query: comma-separated k=v, k=~v, k=[min~max],
+    k={v1 v2}, k=(v1 v2). A value holding a comma or `=` would be read as another item."""
+    for item in value.split(","):
+        if not _Q_ITEM.fullmatch(item):
+            miss("query.q", "comma-separated items k=v, k=~v, k=[min~max], k={v1 v2} or k=(v1 v2)", value)
+            return
+
+
 # -- the spec -------------------------------------------------------------------------------------
 
 
@@ -357,6 +369,8 @@ class HarborSpec:
                 miss(f"query.{name}", "a single value", values)
             for value in values:
                 self._check_simple(query_param, value, f"query.{name}", miss)
+                if name == "q":
+                    _check_q(value, miss)
         for name, param in declared_query.items():
             if param.get("required") and name not in sent_query:
                 miss(f"query.{name}", "required", None)
