@@ -332,15 +332,6 @@ SCENARIOS: dict[str, Callable[[World], Awaitable[set[str]]]] = {
 # where and why. The scenario tests ignore exactly these; test_known_mismatch_is_fixed fails
 # (strict xfail) as soon as one no longer happens, so the entry gets removed with the fix.
 KNOWN_MISMATCHES: dict[tuple[str, str, str], str] = {
-    ("response", "RefreshSec", "body (200)"): (
-        "in-memory Harbor (tests/streams/reconcile/conftest.py) answers PATCH /robots/{robot_id} "
-        'with an empty 200; Harbor declares `200: schema RobotSec` ({"secret": ...}). '
-        "HarborClient.set_robot_secret ignores the body, so nothing depends on it"
-    ),
-    ("response", "getPing", "header.Content-Type"): (
-        "in-memory Harbor answers GET /ping as text/plain; Harbor produces application/json "
-        '(the JSON string "Pong"). HarborClient.ping strips the quotes either way'
-    ),
 }
 
 

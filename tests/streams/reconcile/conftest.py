@@ -122,7 +122,7 @@ class FakeHarbor:
         elif path.startswith("/service/token"):
             response = self._token(request)
         elif path == "/api/v2.0/ping":
-            response = httpx.Response(200, text='"Pong"')
+            response = httpx.Response(200, json="Pong")
         else:
             user = self._auth(request)
             response = (
@@ -324,7 +324,7 @@ class FakeHarbor:
                 return httpx.Response(200)
             if m == "PATCH":
                 robot["secret"] = body["secret"]
-                return httpx.Response(200)
+                return httpx.Response(200, json={"secret": body["secret"]})  # RobotSec, as the spec says
             if m == "DELETE":
                 del self.robots[int(match[1])]
                 return httpx.Response(200)
