@@ -268,20 +268,19 @@ def main() -> None:
             rss.append(r["rss_mb"])
 
         med = statistics.median
+
+        def line(label: str, value: float, unit: str, ratio: float | None = None) -> None:
+            tail = f"   ({ratio:.1f}x)" if ratio is not None else ""
+            print(f"   {label:<44}{value:>10,.0f} {unit}{tail}")
+
         print()
         print(f"A. single-row inserts, one captured table ({args.rows} rows), median of {args.repeat}:")
-        print(f"   library decode (python-mysql-replication)  {med(lib):>10,.0f} rows/s")
-        print(
-            f"   hopsharbor reader decode                    {med(hh):>10,.0f} rows/s   ({med(hh) / med(lib):.1f}x)"
-        )
-        print(
-            f"   hopsharbor connector end to end (Kafka ack) {med(e2e):>10,.0f} rows/s   ({med(e2e) / med(lib):.1f}x library decode)"
-        )
+        line("library decode (python-mysql-replication)", med(lib), "rows/s")
+        line("hopsharbor reader decode", med(hh), "rows/s", med(hh) / med(lib))
+        line("hopsharbor connector end to end (Kafka ack)", med(e2e), "rows/s", med(e2e) / med(lib))
         print(f"B. 95% other tables ({b_total} row events, {args.skip_rows} captured):")
-        print(f"   library, only_tables filter                 {med(lib_skip):>10,.0f} events/s")
-        print(
-            f"   hopsharbor connector end to end             {med(e2e_skip):>10,.0f} events/s   ({med(e2e_skip) / med(lib_skip):.1f}x)"
-        )
+        line("library, only_tables filter", med(lib_skip), "events/s")
+        line("hopsharbor connector end to end (Kafka ack)", med(e2e_skip), "events/s", med(e2e_skip) / med(lib_skip))
         print(f"peak RSS of the connector process: {max(rss):.0f} MB (median {med(rss):.0f} MB)")
     finally:
         conn = app_conn()

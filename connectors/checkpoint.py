@@ -23,8 +23,15 @@ __all__ = ["Checkpointer"]
 
 
 class Checkpointer:
-    def __init__(self, sink: Any, store: Any, lease: Any, dispatcher: Any, interval_s: float = 1.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        sink: Any,
+        store: Any,
+        lease: Any,
+        dispatcher: Any,
+        interval_s: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._sink = sink
         self._store = store
         self._lease = lease

@@ -71,8 +71,12 @@ def register(subparsers: Any) -> None:
     set_.add_argument("--gtids", help="GTID position (MariaDB: 0-1-42) or set (MySQL)")
     set_.add_argument("--file", help="binlog file name")
     set_.add_argument("--pos", type=int, help="offset in the binlog file")
-    set_.add_argument("--snapshot", choices=["done", "skipped"], default="skipped",
-                      help="snapshot state to store (default skipped: no snapshot at the next start)")
+    set_.add_argument(
+        "--snapshot",
+        choices=["done", "skipped"],
+        default="skipped",
+        help="snapshot state to store (default skipped: no snapshot at the next start)",
+    )
     set_.set_defaults(func=_offsets_set)
     reset = osub.add_parser("reset", help="forget the offset: the next start follows the snapshot mode")
     _common(reset)
@@ -84,8 +88,11 @@ def register(subparsers: Any) -> None:
 def _settings(args: argparse.Namespace) -> Any:
     from connectors.settings import ConnectorSettings
 
-    overrides = {field: getattr(args, dest) for dest, field in _OVERRIDES.items()
-                 if getattr(args, dest, None) is not None}
+    overrides = {
+        field: getattr(args, dest)
+        for dest, field in _OVERRIDES.items()
+        if getattr(args, dest, None) is not None
+    }
     return ConnectorSettings(**overrides)
 
 
@@ -98,7 +105,9 @@ def _run(args: argparse.Namespace) -> int:
     task = ConnectorTask(settings)
     signal.signal(signal.SIGTERM, lambda *_: task.request_stop())
     signal.signal(signal.SIGINT, lambda *_: task.request_stop())
-    server = serve(settings.metrics_host, settings.metrics_port, task.healthy) if settings.metrics_port else None
+    server = (
+        serve(settings.metrics_host, settings.metrics_port, task.healthy) if settings.metrics_port else None
+    )
     try:
         return task.run()
     finally:
@@ -119,8 +128,14 @@ def _tools(settings: Any) -> tuple[Any, Any, Any]:
     store = OffsetStore(sink, settings.kafka_bootstrap, settings.offsets_topic_name, key)
 
     def connect() -> Any:
-        return pymysql.connect(host=settings.mysql_host, port=settings.mysql_port, user=settings.mysql_user,
-                               password=settings.password(), autocommit=True, connect_timeout=10)
+        return pymysql.connect(
+            host=settings.mysql_host,
+            port=settings.mysql_port,
+            user=settings.mysql_user,
+            password=settings.password(),
+            autocommit=True,
+            connect_timeout=10,
+        )
 
     lease = MySQLLease(connect, lease_name(settings.offsets_topic_name, key), 0.0)
     return sink, store, lease
@@ -130,8 +145,16 @@ def _offsets_show(args: argparse.Namespace) -> int:
     settings = _settings(args)
     sink, store, _lease = _tools(settings)
     offset = store.load()
-    print(json.dumps({"topic": store.topic, "key": json.loads(store.key),
-                      "offset": offset.to_json() if offset else None}, indent=2))
+    print(
+        json.dumps(
+            {
+                "topic": store.topic,
+                "key": json.loads(store.key),
+                "offset": offset.to_json() if offset else None,
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -105,5 +105,13 @@ class OffsetContext:
         return self._gtids_text
 
     def offset(self, ts_ms: int) -> SourceOffset:
-        return SourceOffset(file=self.file, pos=self.pos, gtids=self.gtids, event=self.event, row=self.row,
-                            snapshot=self.snapshot, server_id=self.server_id, ts_ms=ts_ms)
+        return SourceOffset(
+            file=self.file,
+            pos=self.pos,
+            gtids=self.gtids,
+            event=self.event,
+            row=self.row,
+            snapshot=self.snapshot,
+            server_id=self.server_id,
+            ts_ms=ts_ms,
+        )

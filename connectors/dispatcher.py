@@ -45,15 +45,23 @@ class SourceInfo:
 
 
 class EventDispatcher:
-    def __init__(self, sink: Any, topic_prefix: str, database: str, connector_name: str,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        sink: Any,
+        topic_prefix: str,
+        database: str,
+        connector_name: str,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._sink = sink
         self._prefix = topic_prefix
         self._db = database
         self._clock = clock
         self._per_table: dict[str, tuple[str, str]] = {}
-        self._head = (f'{{"version":{_encode(CONNECTOR_VERSION)},"connector":"mysql",'
-                      f'"name":{_encode(connector_name)},"ts_ms":')
+        self._head = (
+            f'{{"version":{_encode(CONNECTOR_VERSION)},"connector":"mysql",'
+            f'"name":{_encode(connector_name)},"ts_ms":'
+        )
         self.counts: dict[tuple[str, str], int] = {}
         self.last_source_ts_ms = 0
         self._file = ""
@@ -69,8 +77,15 @@ class EventDispatcher:
             self._per_table[table] = entry
         return entry
 
-    def emit(self, table: str, key_columns: tuple[str, ...], op: str, before: dict[str, Any] | None,
-             after: dict[str, Any] | None, src: SourceInfo) -> None:
+    def emit(
+        self,
+        table: str,
+        key_columns: tuple[str, ...],
+        op: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        src: SourceInfo,
+    ) -> None:
         topic, table_part = self._table(table)
         image = after if after is not None else before
         assert image is not None
@@ -79,12 +94,16 @@ class EventDispatcher:
         thread = "null" if src.thread is None else str(src.thread)
         if src.file != self._file:
             self._file, self._file_json = src.file, _encode(src.file)
-        source = (f'{self._head}{src.ts_ms},"snapshot":"{src.snapshot}",{table_part}'
-                  f'"server_id":{src.server_id},"gtid":{gtid},"file":{self._file_json},'
-                  f'"pos":{src.pos},"row":{src.row},"thread":{thread},"query":null}}')
-        value = (f'{{"before":{"null" if before is None else _encode(before)},'
-                 f'"after":{"null" if after is None else _encode(after)},"source":{source},'
-                 f'"op":"{op}","ts_ms":{int(self._clock() * 1000)},"transaction":null}}')
+        source = (
+            f'{self._head}{src.ts_ms},"snapshot":"{src.snapshot}",{table_part}'
+            f'"server_id":{src.server_id},"gtid":{gtid},"file":{self._file_json},'
+            f'"pos":{src.pos},"row":{src.row},"thread":{thread},"query":null}}'
+        )
+        value = (
+            f'{{"before":{"null" if before is None else _encode(before)},'
+            f'"after":{"null" if after is None else _encode(after)},"source":{source},'
+            f'"op":"{op}","ts_ms":{int(self._clock() * 1000)},"transaction":null}}'
+        )
         self._sink.send(topic, key, value.encode())
         if op == "d" and key is not None:
             self._sink.send(topic, key, None)

@@ -82,7 +82,8 @@ _MYSQL_RETRIABLE = {
     2003,  # can't connect
     2006,  # server has gone away
     2013,  # lost connection
-    2014, 2055,
+    2014,
+    2055,
     1927,  # connection killed
 }
 _MYSQL_PURGED = 1236  # ER_MASTER_FATAL_ERROR_READING_BINLOG: position/GTID state not in the binlogs
@@ -106,9 +107,17 @@ def classify(exc: BaseException) -> ConnectorError:
     if kerr is not None and isinstance(exc, kerr.KafkaError):
         # Brokers down, timeouts, leadership changes: retriable. Configuration and authorization
         # problems, oversized records: nothing a reconnect can fix.
-        fatal = tuple(getattr(kerr, n) for n in ("KafkaConfigurationError", "IllegalArgumentError",
-                                                 "UnsupportedCodecError", "AuthorizationError",
-                                                 "MessageSizeTooLargeError") if hasattr(kerr, n))
+        fatal = tuple(
+            getattr(kerr, n)
+            for n in (
+                "KafkaConfigurationError",
+                "IllegalArgumentError",
+                "UnsupportedCodecError",
+                "AuthorizationError",
+                "MessageSizeTooLargeError",
+            )
+            if hasattr(kerr, n)
+        )
         if isinstance(exc, fatal):
             return FatalError(f"Kafka: {exc!r}", "kafka")
         return RetriableError(f"Kafka: {exc!r}", "kafka")

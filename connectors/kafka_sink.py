@@ -25,9 +25,16 @@ log = logging.getLogger(__name__)
 
 
 class SinkConfig:
-    def __init__(self, bootstrap: str, linger_ms: int = 20, batch_size: int = 512 * 1024,
-                 compression: str = "auto", partitions: int = 1, replication: int = 1,
-                 client_id: str = "hopsharbor-connector") -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        linger_ms: int = 20,
+        batch_size: int = 512 * 1024,
+        compression: str = "auto",
+        partitions: int = 1,
+        replication: int = 1,
+        client_id: str = "hopsharbor-connector",
+    ) -> None:
         self.bootstrap = bootstrap
         self.linger_ms = linger_ms
         self.batch_size = batch_size
@@ -54,8 +61,12 @@ class KafkaSink:
     task restarts from the last stored offset.
     """
 
-    def __init__(self, config: SinkConfig, producer_factory: Callable[[], Any] | None = None,
-                 admin_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(
+        self,
+        config: SinkConfig,
+        producer_factory: Callable[[], Any] | None = None,
+        admin_factory: Callable[[], Any] | None = None,
+    ) -> None:
         self.config = config
         self._producer_factory = producer_factory or self._default_producer
         self._admin_factory = admin_factory or self._default_admin
@@ -119,8 +130,16 @@ class KafkaSink:
             raise classify(exc) from exc
         try:
             existing = set(admin.list_topics())
-            new = [NewTopic(n, self.config.partitions if not compact else 1, self.config.replication,
-                            topic_configs=dict(configs)) for n in missing if n not in existing]
+            new = [
+                NewTopic(
+                    n,
+                    self.config.partitions if not compact else 1,
+                    self.config.replication,
+                    topic_configs=dict(configs),
+                )
+                for n in missing
+                if n not in existing
+            ]
             if new:
                 try:
                     admin.create_topics(new, timeout_ms=30_000)
@@ -186,21 +205,23 @@ class _LibrdkafkaProducer:
         # "auto": lz4 only if Python consumers (kafka-python, aiokafka in the stream processor) can
         # read it, i.e. the lz4 module is installed; on one host uncompressed costs nothing anyway.
         compression = config.compression_type()
-        self._producer = Producer({
-            "bootstrap.servers": config.bootstrap,
-            "client.id": config.client_id,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": config.linger_ms,
-            "batch.size": max(config.batch_size, 16384),
-            "compression.type": compression or "none",
-            "queue.buffering.max.kbytes": 32768,  # bounds memory (RSS target <= 150 MB)
-            "message.max.bytes": 8 * 1024 * 1024,
-            "message.timeout.ms": 120_000,
-            "delivery.report.only.error": True,
-            "on_delivery": self._delivered,
-            "error_cb": self._error,
-        })
+        self._producer = Producer(
+            {
+                "bootstrap.servers": config.bootstrap,
+                "client.id": config.client_id,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": config.linger_ms,
+                "batch.size": max(config.batch_size, 16384),
+                "compression.type": compression or "none",
+                "queue.buffering.max.kbytes": 32768,  # bounds memory (RSS target <= 150 MB)
+                "message.max.bytes": 8 * 1024 * 1024,
+                "message.timeout.ms": 120_000,
+                "delivery.report.only.error": True,
+                "on_delivery": self._delivered,
+                "error_cb": self._error,
+            }
+        )
         self._produce = self._producer.produce
         self._count = 0
 
@@ -229,8 +250,9 @@ class _LibrdkafkaProducer:
     def flush(self, timeout: float | None = None) -> None:
         remaining = self._producer.flush(-1 if timeout is None else timeout)
         if remaining:
-            self._on_error(_KafkaDeliveryError(f"{remaining} records not acknowledged in {timeout}s",
-                                               retriable=True))
+            self._on_error(
+                _KafkaDeliveryError(f"{remaining} records not acknowledged in {timeout}s", retriable=True)
+            )
 
     def close(self, timeout: float = 10.0) -> None:
         self._producer.flush(timeout)

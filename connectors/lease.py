@@ -40,8 +40,10 @@ class MySQLLease:
             if self._conn is None:
                 self._conn = self._connect()
             with self._conn.cursor() as cur:
-                cur.execute("SELECT GET_LOCK(%s, %s), IS_USED_LOCK(%s), CONNECTION_ID()",
-                            (self.name, self.wait_s, self.name))
+                cur.execute(
+                    "SELECT GET_LOCK(%s, %s), IS_USED_LOCK(%s), CONNECTION_ID()",
+                    (self.name, self.wait_s, self.name),
+                )
                 got, holder, me = cur.fetchone()
         except Exception as exc:
             self.close()

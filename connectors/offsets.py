@@ -74,8 +74,9 @@ class SourceOffset:
 
 
 def offset_key(connector_name: str, database: str) -> bytes:
-    return json.dumps({"connector": connector_name, "db": database}, sort_keys=True,
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        {"connector": connector_name, "db": database}, sort_keys=True, separators=(",", ":")
+    ).encode()
 
 
 class OffsetStore:
@@ -86,8 +87,9 @@ class OffsetStore:
     does not wait: the next flush acknowledges it.
     """
 
-    def __init__(self, sink: Any, bootstrap: str, topic: str, key: bytes,
-                 consumer_factory: Any = None) -> None:
+    def __init__(
+        self, sink: Any, bootstrap: str, topic: str, key: bytes, consumer_factory: Any = None
+    ) -> None:
         self._sink = sink
         self._bootstrap = bootstrap
         self.topic = topic
@@ -99,8 +101,13 @@ class OffsetStore:
             return self._consumer_factory()
         from kafka import KafkaConsumer
 
-        return KafkaConsumer(bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None,
-                             consumer_timeout_ms=2000, request_timeout_ms=30000)
+        return KafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            group_id=None,
+            consumer_timeout_ms=2000,
+            request_timeout_ms=30000,
+        )
 
     def load(self) -> SourceOffset | None:
         from kafka import TopicPartition
@@ -119,7 +126,7 @@ class OffsetStore:
             pending = {tp for tp in tps if ends[tp] > 0}
             while pending:
                 batch = consumer.poll(timeout_ms=1000)
-                for tp, records in batch.items():
+                for records in batch.values():
                     for record in records:
                         if record.key == self.key:
                             latest, found = record.value, True

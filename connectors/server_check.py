@@ -15,7 +15,12 @@ from connectors.errors import ServerConfigError
 
 __all__ = ["REQUIRED", "check_server_variables", "read_server_variables"]
 
-REQUIRED = {"log_bin": "ON", "binlog_format": "ROW", "binlog_row_image": "FULL", "binlog_row_metadata": "FULL"}
+REQUIRED = {
+    "log_bin": "ON",
+    "binlog_format": "ROW",
+    "binlog_row_image": "FULL",
+    "binlog_row_metadata": "FULL",
+}
 
 
 def check_server_variables(variables: Mapping[str, Any]) -> None:
@@ -30,7 +35,8 @@ def check_server_variables(variables: Mapping[str, Any]) -> None:
         wrong.append("log_bin_compress is ON, needs OFF (compressed row events are not decoded)")
     if wrong:
         raise ServerConfigError(
-            "the MySQL/MariaDB server cannot be captured: " + "; ".join(wrong)
+            "the MySQL/MariaDB server cannot be captured: "
+            + "; ".join(wrong)
             + ". Set them in the server's [mysqld] configuration (e.g. binlog_format=ROW, "
             "binlog_row_image=FULL, binlog_row_metadata=FULL) and restart it, or SET GLOBAL them "
             "and start new sessions."

@@ -42,8 +42,13 @@ _BINARY_TYPES = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longb
 
 
 class TableSchema:
-    def __init__(self, name: str, columns: list[tuple[str, str, int]], primary_key: tuple[str, ...],
-                 estimated_rows: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        columns: list[tuple[str, str, int]],
+        primary_key: tuple[str, ...],
+        estimated_rows: int,
+    ) -> None:
         self.name = name
         self.columns = columns  # (name, data_type, datetime_precision)
         self.primary_key = primary_key
@@ -83,10 +88,18 @@ class SnapshotSource:
     """Run by the task when the snapshot mode asks for one; returns the offset to stream from, or
     None when stopped (SIGTERM) before the end."""
 
-    def __init__(self, connect: Callable[[], Any], database: str, tables: Sequence[str],
-                 dispatcher: EventDispatcher, checkpointer: Checkpointer,
-                 stop_requested: Callable[[], bool], clock: Callable[[], float] = time.time,
-                 fetch_rows: int = 2000, on_progress: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        database: str,
+        tables: Sequence[str],
+        dispatcher: EventDispatcher,
+        checkpointer: Checkpointer,
+        stop_requested: Callable[[], bool],
+        clock: Callable[[], float] = time.time,
+        fetch_rows: int = 2000,
+        on_progress: Callable[[str], None] | None = None,
+    ) -> None:
         self._connect = connect
         self._db = database
         self._tables = list(tables)
@@ -145,17 +158,25 @@ class SnapshotSource:
     def _schema(self, conn: Any, table: str) -> TableSchema | None:
         with conn.cursor() as cur:
             cur.execute(
-                "SELECT COLUMN_NAME, DATA_TYPE, COALESCE(DATETIME_PRECISION, 0) FROM information_schema.COLUMNS"
-                " WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s ORDER BY ORDINAL_POSITION", (self._db, table))
+                "SELECT COLUMN_NAME, DATA_TYPE, COALESCE(DATETIME_PRECISION, 0)"
+                " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s"
+                " ORDER BY ORDINAL_POSITION",
+                (self._db, table),
+            )
             columns = [(str(n), str(t), int(p)) for n, t, p in cur.fetchall()]
             if not columns:
                 return None
             cur.execute(
                 "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA=%s"
-                " AND TABLE_NAME=%s AND CONSTRAINT_NAME='PRIMARY' ORDER BY ORDINAL_POSITION", (self._db, table))
+                " AND TABLE_NAME=%s AND CONSTRAINT_NAME='PRIMARY' ORDER BY ORDINAL_POSITION",
+                (self._db, table),
+            )
             pk = tuple(str(r[0]) for r in cur.fetchall())
-            cur.execute("SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s"
-                        " AND TABLE_NAME=%s", (self._db, table))
+            cur.execute(
+                "SELECT COALESCE(TABLE_ROWS, 0) FROM information_schema.TABLES WHERE TABLE_SCHEMA=%s"
+                " AND TABLE_NAME=%s",
+                (self._db, table),
+            )
             (estimate,) = cur.fetchone()
         return TableSchema(table, columns, pk, int(estimate))
 
@@ -165,19 +186,27 @@ class SnapshotSource:
         if resume is not None and resume.snapshot == "running":
             base = resume.with_(event=0, row=0)
             after_table, after_key = resume.snapshot_table, resume.snapshot_key
-            log.info("snapshot: continuing after %s %s (position %s)", after_table, after_key, base.describe())
+            log.info(
+                "snapshot: continuing after %s %s (position %s)", after_table, after_key, base.describe()
+            )
         else:
-            base = SourceOffset(file=file, pos=pos, gtids=gtids, snapshot="running", server_id=server_id,
-                                ts_ms=started_ms)
+            base = SourceOffset(
+                file=file, pos=pos, gtids=gtids, snapshot="running", server_id=server_id, ts_ms=started_ms
+            )
             after_table, after_key = None, None
             log.info("snapshot: started at %s", base.describe())
         metrics.SNAPSHOT_RUNNING.set(1)
         src = SourceInfo()
-        src.ts_ms, src.server_id, src.file, src.pos = started_ms, base.server_id or server_id, base.file or "", base.pos or 0
+        src.ts_ms, src.server_id, src.file, src.pos = (
+            started_ms,
+            base.server_id or server_id,
+            base.file or "",
+            base.pos or 0,
+        )
 
         tables = self._tables
         if after_table is not None and after_table in tables:
-            tables = tables[tables.index(after_table):]
+            tables = tables[tables.index(after_table) :]
         pending: tuple[str, tuple[str, ...], dict[str, Any], list[Any]] | None = None
         first = resume is None or resume.snapshot != "running"
         last_emitted: tuple[str, list[Any]] | None = None
@@ -208,15 +237,18 @@ class SnapshotSource:
                         metrics.SNAPSHOT_ROWS.labels(table=table).inc(1000)
                         if schema.estimated_rows:
                             metrics.SNAPSHOT_PROGRESS.labels(table=table).set(
-                                min(1.0, done / schema.estimated_rows))
+                                min(1.0, done / schema.estimated_rows)
+                            )
                         if self._checkpointer.due() and last_emitted is not None:
-                            self._checkpointer.commit(base.with_(snapshot_table=last_emitted[0],
-                                                                 snapshot_key=last_emitted[1]))
+                            self._checkpointer.commit(
+                                base.with_(snapshot_table=last_emitted[0], snapshot_key=last_emitted[1])
+                            )
                             self._on_progress(f"snapshot {table}: {done} rows")
                     if self._stop_requested():
                         if last_emitted is not None:
-                            self._checkpointer.commit(base.with_(snapshot_table=last_emitted[0],
-                                                                 snapshot_key=last_emitted[1]))
+                            self._checkpointer.commit(
+                                base.with_(snapshot_table=last_emitted[0], snapshot_key=last_emitted[1])
+                            )
                         return None
                 metrics.SNAPSHOT_ROWS.labels(table=table).inc(done % 1000)
                 metrics.SNAPSHOT_PROGRESS.labels(table=table).set(1.0)
@@ -251,8 +283,10 @@ class SnapshotSource:
                 if not batch:
                     break
                 for raw in batch:
-                    row = {n: (conv(v) if v is not None else None) for n, conv, v in zip(names, converters, raw,
-                                                                                       strict=True)}
+                    row = {
+                        n: (conv(v) if v is not None else None)
+                        for n, conv, v in zip(names, converters, raw, strict=True)
+                    }
                     key = [_key_value(raw[i]) for i in pk_idx]
                     yield row, key
         finally:

@@ -54,12 +54,20 @@ class StreamingSource:
         HeartbeatEvent: "_on_heartbeat",
     }
 
-    def __init__(self, reader_factory: Callable[[StartPosition], Any], dispatcher: EventDispatcher,
-                 checkpointer: Checkpointer, stop_requested: Callable[[], bool],
-                 heartbeat: Callable[[OffsetContext], None] | None = None, heartbeat_interval_s: float = 5.0,
-                 clock: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
-                 stop_when: Callable[[OffsetContext], bool] | None = None,
-                 on_alive: Callable[[], None] | None = None, database: str = "") -> None:
+    def __init__(
+        self,
+        reader_factory: Callable[[StartPosition], Any],
+        dispatcher: EventDispatcher,
+        checkpointer: Checkpointer,
+        stop_requested: Callable[[], bool],
+        heartbeat: Callable[[OffsetContext], None] | None = None,
+        heartbeat_interval_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        stop_when: Callable[[OffsetContext], bool] | None = None,
+        on_alive: Callable[[], None] | None = None,
+        database: str = "",
+    ) -> None:
         self._reader_factory = reader_factory
         self._dispatcher = dispatcher
         self._checkpointer = checkpointer
@@ -143,8 +151,13 @@ class StreamingSource:
         if not self._explicit:  # DDL: a transaction of its own
             if not ctx.in_tx:
                 ctx.begin(ev.file, ev.pos, None, ev.ts, ev.server_id)
-            log.log(logging.INFO if ev.schema == self._database else logging.DEBUG,
-                    "DDL at %s:%s: %s", ev.file, ev.pos, query[:200])
+            log.log(
+                logging.INFO if ev.schema == self._database else logging.DEBUG,
+                "DDL at %s:%s: %s",
+                ev.file,
+                ev.pos,
+                query[:200],
+            )
             self._on_commit(ev)
 
     def _on_rows(self, ev: RowsEvent) -> None:

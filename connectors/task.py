@@ -51,11 +51,15 @@ EXIT_OK, EXIT_FATAL, EXIT_CONFIG = 0, 1, 2
 
 
 class ConnectorTask:
-    def __init__(self, settings: ConnectorSettings, *,
-                 connect_mysql: Callable[[], Any] | None = None,
-                 sink_factory: Callable[[], KafkaSink] | None = None,
-                 clock: Callable[[], float] = time.time,
-                 stop_when: Callable[[OffsetContext], bool] | None = None) -> None:
+    def __init__(
+        self,
+        settings: ConnectorSettings,
+        *,
+        connect_mysql: Callable[[], Any] | None = None,
+        sink_factory: Callable[[], KafkaSink] | None = None,
+        clock: Callable[[], float] = time.time,
+        stop_when: Callable[[OffsetContext], bool] | None = None,
+    ) -> None:
         self.settings = settings
         self._connect_mysql = connect_mysql or self._default_connect
         self._sink_factory = sink_factory or self._default_sink
@@ -72,19 +76,44 @@ class ConnectorTask:
 
     def _default_connect(self) -> Any:
         s = self.settings
-        return pymysql.connect(host=s.mysql_host, port=s.mysql_port, user=s.mysql_user, password=s.password(),
-                               charset="utf8mb4", autocommit=True, connect_timeout=10, read_timeout=600)
+        return pymysql.connect(
+            host=s.mysql_host,
+            port=s.mysql_port,
+            user=s.mysql_user,
+            password=s.password(),
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=10,
+            read_timeout=600,
+        )
 
     def _default_sink(self) -> KafkaSink:
         s = self.settings
-        return KafkaSink(SinkConfig(s.kafka_bootstrap, s.linger_ms, s.batch_size, s.compression,
-                                    s.topic_partitions, s.topic_replication))
+        return KafkaSink(
+            SinkConfig(
+                s.kafka_bootstrap,
+                s.linger_ms,
+                s.batch_size,
+                s.compression,
+                s.topic_partitions,
+                s.topic_replication,
+            )
+        )
 
     def _reader(self, start: StartPosition) -> BinlogReader:
         s = self.settings
-        cfg = ReaderConfig(s.mysql_host, s.mysql_port, s.mysql_user, s.password(), s.server_id, s.database,
-                           frozenset(s.tables), heartbeat_s=s.mysql_heartbeat_s,
-                           read_timeout_s=max(10.0, s.mysql_heartbeat_s * 5), use_gtid=s.use_gtid)
+        cfg = ReaderConfig(
+            s.mysql_host,
+            s.mysql_port,
+            s.mysql_user,
+            s.password(),
+            s.server_id,
+            s.database,
+            frozenset(s.tables),
+            heartbeat_s=s.mysql_heartbeat_s,
+            read_timeout_s=max(10.0, s.mysql_heartbeat_s * 5),
+            use_gtid=s.use_gtid,
+        )
         return BinlogReader(cfg, start)
 
     @property
@@ -105,7 +134,9 @@ class ConnectorTask:
 
     def healthy(self) -> tuple[bool, str]:
         stale = time.monotonic() - self.last_alive
-        ok = self.state in ("snapshot", "streaming") and stale < max(30.0, self.settings.mysql_heartbeat_s * 10)
+        ok = self.state in ("snapshot", "streaming") and stale < max(
+            30.0, self.settings.mysql_heartbeat_s * 10
+        )
         return ok, f"state={self.state} last_progress_s={stale:.1f}"
 
     def _init_metrics(self) -> None:
@@ -134,8 +165,11 @@ class ConnectorTask:
             log.warning("server check postponed: %s", classify(exc))
 
         backoff = self.settings.backoff_initial_s
-        lease = MySQLLease(self._connect_mysql, lease_name(self.settings.offsets_topic_name, self.key),
-                           self.settings.lease_wait_s)
+        lease = MySQLLease(
+            self._connect_mysql,
+            lease_name(self.settings.offsets_topic_name, self.key),
+            self.settings.lease_wait_s,
+        )
         try:
             while not self._stop.is_set():
                 started = time.monotonic()
@@ -152,8 +186,11 @@ class ConnectorTask:
                         self._force_snapshot = True
                         continue
                     if isinstance(err, PositionPurgedError):
-                        log.error("%s. Run `hopsharbor connector offsets reset` (or set a position with "
-                                  "`offsets set`) to snapshot again, or use --snapshot-mode when_needed.", err)
+                        log.error(
+                            "%s. Run `hopsharbor connector offsets reset` (or set a position with "
+                            "`offsets set`) to snapshot again, or use --snapshot-mode when_needed.",
+                            err,
+                        )
                         self.state = "failed"
                         return EXIT_FATAL
                     if not err.retriable:
@@ -189,10 +226,20 @@ class ConnectorTask:
 
             if self._needs_snapshot(offset):
                 self.state = "snapshot"
-                resume = offset if (offset and offset.snapshot == "running" and not self._force_snapshot) else None
-                snap = SnapshotSource(self._connect_mysql, s.database, s.tables, dispatcher, checkpointer,
-                                      self._stop.is_set, self._clock, s.snapshot_fetch_rows,
-                                      on_progress=lambda msg: (self.alive(), log.info("%s", msg)))
+                resume = (
+                    offset if (offset and offset.snapshot == "running" and not self._force_snapshot) else None
+                )
+                snap = SnapshotSource(
+                    self._connect_mysql,
+                    s.database,
+                    s.tables,
+                    dispatcher,
+                    checkpointer,
+                    self._stop.is_set,
+                    self._clock,
+                    s.snapshot_fetch_rows,
+                    on_progress=self._snapshot_progress,
+                )
                 offset = snap.run(resume)
                 if offset is None:
                     return  # stopped during the snapshot; progress is stored
@@ -209,10 +256,18 @@ class ConnectorTask:
             def heartbeat(ctx: OffsetContext) -> None:
                 sink.send(s.heartbeat_topic, self.key, heartbeat_record(ctx, int(self._clock() * 1000)))
 
-            streaming = StreamingSource(self._reader, dispatcher, checkpointer, self._stop.is_set,
-                                        heartbeat=heartbeat, heartbeat_interval_s=s.heartbeat_interval_s,
-                                        clock=self._clock, stop_when=self._stop_when, on_alive=self.alive,
-                                        database=s.database)
+            streaming = StreamingSource(
+                self._reader,
+                dispatcher,
+                checkpointer,
+                self._stop.is_set,
+                heartbeat=heartbeat,
+                heartbeat_interval_s=s.heartbeat_interval_s,
+                clock=self._clock,
+                stop_when=self._stop_when,
+                on_alive=self.alive,
+                database=s.database,
+            )
             self.last_offset = streaming.run(offset)
         finally:
             metrics.STREAMING.set(0)
@@ -221,6 +276,10 @@ class ConnectorTask:
             except ConnectorError as exc:
                 log.warning("final flush failed: %s", exc)
             sink.close()
+
+    def _snapshot_progress(self, message: str) -> None:
+        self.alive()
+        log.info("%s", message)
 
     def _needs_snapshot(self, offset: SourceOffset | None) -> bool:
         mode = self.settings.snapshot_mode
@@ -256,8 +315,14 @@ class ConnectorTask:
                     gtids = row[4] if len(row) > 4 else None
         finally:
             conn.close()
-        offset = SourceOffset(file=file, pos=pos, gtids=gtids or None, snapshot="skipped",
-                              server_id=int(server_id), ts_ms=int(self._clock() * 1000))
+        offset = SourceOffset(
+            file=file,
+            pos=pos,
+            gtids=gtids or None,
+            snapshot="skipped",
+            server_id=int(server_id),
+            ts_ms=int(self._clock() * 1000),
+        )
         log.info("snapshot mode never: streaming from the current position %s", offset.describe())
         return offset
 

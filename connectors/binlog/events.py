@@ -48,8 +48,18 @@ class GtidEvent(BinlogEvent):
 
     __slots__ = ("gtid", "domain", "seq", "standalone")
 
-    def __init__(self, file: str, pos: int, next_pos: int, ts: int, server_id: int,
-                 gtid: str, domain: int | str, seq: int, standalone: bool) -> None:
+    def __init__(
+        self,
+        file: str,
+        pos: int,
+        next_pos: int,
+        ts: int,
+        server_id: int,
+        gtid: str,
+        domain: int | str,
+        seq: int,
+        standalone: bool,
+    ) -> None:
         super().__init__(file, pos, next_pos, ts, server_id)
         self.gtid = gtid
         self.domain = domain
@@ -68,8 +78,17 @@ class QueryEvent(BinlogEvent):
 
     __slots__ = ("query", "schema", "thread_id")
 
-    def __init__(self, file: str, pos: int, next_pos: int, ts: int, server_id: int,
-                 query: str, schema: str, thread_id: int) -> None:
+    def __init__(
+        self,
+        file: str,
+        pos: int,
+        next_pos: int,
+        ts: int,
+        server_id: int,
+        query: str,
+        schema: str,
+        thread_id: int,
+    ) -> None:
         super().__init__(file, pos, next_pos, ts, server_id)
         self.query = query
         self.schema = schema
@@ -81,8 +100,9 @@ class RotateEvent(BinlogEvent):
 
     __slots__ = ("next_file", "position")
 
-    def __init__(self, file: str, pos: int, next_pos: int, ts: int, server_id: int,
-                 next_file: str, position: int) -> None:
+    def __init__(
+        self, file: str, pos: int, next_pos: int, ts: int, server_id: int, next_file: str, position: int
+    ) -> None:
         super().__init__(file, pos, next_pos, ts, server_id)
         self.next_file = next_file
         self.position = position
@@ -104,8 +124,17 @@ class RowsEvent(BinlogEvent):
 
     __slots__ = ("table", "op", "rows")
 
-    def __init__(self, file: str, pos: int, next_pos: int, ts: int, server_id: int,
-                 table: TableInfo, op: str, rows: list[Any] | None) -> None:
+    def __init__(
+        self,
+        file: str,
+        pos: int,
+        next_pos: int,
+        ts: int,
+        server_id: int,
+        table: TableInfo,
+        op: str,
+        rows: list[Any] | None,
+    ) -> None:
         super().__init__(file, pos, next_pos, ts, server_id)
         self.table = table
         self.op = op

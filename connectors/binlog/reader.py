@@ -77,8 +77,9 @@ class BinlogReader:
     `events()` yields events until the connection breaks (exception) or `close()` is called.
     """
 
-    def __init__(self, config: ReaderConfig, start: StartPosition,
-                 connect: Callable[..., Any] = pymysql.connect) -> None:
+    def __init__(
+        self, config: ReaderConfig, start: StartPosition, connect: Callable[..., Any] = pymysql.connect
+    ) -> None:
         self.config = config
         self.start = start
         self._connect = connect
@@ -94,9 +95,16 @@ class BinlogReader:
     def open(self) -> None:
         """Connect and send the dump command. Raises pymysql errors (e.g. 1236 once read)."""
         c = self.config
-        conn = self._connect(host=c.host, port=c.port, user=c.user, password=c.password,
-                             charset="utf8mb4", autocommit=True, read_timeout=c.read_timeout_s,
-                             connect_timeout=c.connect_timeout_s)
+        conn = self._connect(
+            host=c.host,
+            port=c.port,
+            user=c.user,
+            password=c.password,
+            charset="utf8mb4",
+            autocommit=True,
+            read_timeout=c.read_timeout_s,
+            connect_timeout=c.connect_timeout_s,
+        )
         self._conn = conn
         self.is_mariadb = "mariadb" in conn.get_server_info().lower()
         with conn.cursor() as cur:
@@ -113,8 +121,9 @@ class BinlogReader:
                 cur.execute("SET @slave_connect_state = %s", (self.start.gtids,))
                 cur.execute("SET @slave_gtid_strict_mode = 1")
                 cur.execute("SET @slave_gtid_ignore_duplicates = 0")
-        self.cache = TableMapCache(self._captured, "mariadb" if self.is_mariadb else "mysql",
-                                   self.use_checksum)
+        self.cache = TableMapCache(
+            self._captured, "mariadb" if self.is_mariadb else "mysql", self.use_checksum
+        )
         if self.is_mariadb and gtid_mode:
             prelude = self._dump_file_pos("", 4)
         elif self.start.file:
@@ -128,7 +137,7 @@ class BinlogReader:
 
     def _dump_file_pos(self, file: str, pos: int) -> bytes:
         name = file.encode()
-        payload = (bytes([COM_BINLOG_DUMP]) + struct.pack("<IHI", pos, 0, self.config.server_id) + name)
+        payload = bytes([COM_BINLOG_DUMP]) + struct.pack("<IHI", pos, 0, self.config.server_id) + name
         return struct.pack("<i", len(payload)) + payload
 
     def _dump_mysql_gtid(self, gtids: str) -> bytes:
@@ -136,9 +145,15 @@ class BinlogReader:
 
         gtid_set = GtidSet(gtids)
         encoded = gtid_set.encoded()
-        payload = (bytes([COM_BINLOG_DUMP_GTID]) + struct.pack("<HI", 0x04, self.config.server_id)
-                   + struct.pack("<I", 3) + b"\0\0\0" + struct.pack("<Q", 4)
-                   + struct.pack("<I", len(encoded)) + encoded)
+        payload = (
+            bytes([COM_BINLOG_DUMP_GTID])
+            + struct.pack("<HI", 0x04, self.config.server_id)
+            + struct.pack("<I", 3)
+            + b"\0\0\0"
+            + struct.pack("<Q", 4)
+            + struct.pack("<I", len(encoded))
+            + encoded
+        )
         return struct.pack("<i", len(payload)) + payload
 
     def close(self) -> None:
@@ -192,17 +207,35 @@ class BinlogReader:
                 table_id = int.from_bytes(data[20:26], "little")
                 info = by_id.get(table_id)
                 if info is None or not info.captured:
-                    yield RowsEvent(self.file, pos, next_pos, ts, server_id,
-                                    info or _unknown(table_id), op, None)
+                    yield RowsEvent(
+                        self.file, pos, next_pos, ts, server_id, info or _unknown(table_id), op, None
+                    )
                     continue
-                yield RowsEvent(self.file, pos, next_pos, ts, server_id, info, op,
-                                self._decode_rows(data, end, etype, info, op))
+                yield RowsEvent(
+                    self.file,
+                    pos,
+                    next_pos,
+                    ts,
+                    server_id,
+                    info,
+                    op,
+                    self._decode_rows(data, end, etype, info, op),
+                )
             elif etype == _TABLE_MAP:
                 cache.on_table_map(data, end)
             elif etype == _MARIADB_GTID:
                 seq, domain, flags = struct.unpack_from("<QIB", data, 20)
-                yield GtidEvent(self.file, pos, next_pos, ts, server_id, f"{domain}-{server_id}-{seq}",
-                                domain, seq, bool(flags & _MARIADB_FL_STANDALONE))
+                yield GtidEvent(
+                    self.file,
+                    pos,
+                    next_pos,
+                    ts,
+                    server_id,
+                    f"{domain}-{server_id}-{seq}",
+                    domain,
+                    seq,
+                    bool(flags & _MARIADB_FL_STANDALONE),
+                )
             elif etype == _XID:
                 yield XidEvent(self.file, pos, next_pos, ts, server_id)
             elif etype == _MYSQL_GTID:

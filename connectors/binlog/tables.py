@@ -83,11 +83,27 @@ class _CtlStub:
         return self._dbms
 
 
-def _lib_wrapper(pkt: MysqlPacket, table_map: dict[int, Any], ctl: _CtlStub, use_checksum: bool,
-                 allowed: frozenset[type]) -> Any:
+def _lib_wrapper(
+    pkt: MysqlPacket, table_map: dict[int, Any], ctl: _CtlStub, use_checksum: bool, allowed: frozenset[type]
+) -> Any:
     return BinLogPacketWrapper(
-        pkt, table_map, ctl, (0, 0, 0), use_checksum, allowed,
-        None, None, None, None, False, False, False, True, False, False, None,
+        pkt,
+        table_map,
+        ctl,
+        (0, 0, 0),
+        use_checksum,
+        allowed,
+        None,
+        None,
+        None,
+        None,
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        None,
     )
 
 
@@ -127,8 +143,9 @@ class TableMapCache:
         table = body[p + 1 : p + 1 + n].decode()
         if not self._captured(schema, table):
             return TableInfo(table_id, schema, table, captured=False)
-        wrapper = _lib_wrapper(MysqlPacket(data, "utf8"), {}, self._ctl, self._use_checksum,
-                               frozenset([LibTableMap]))
+        wrapper = _lib_wrapper(
+            MysqlPacket(data, "utf8"), {}, self._ctl, self._use_checksum, frozenset([LibTableMap])
+        )
         lib_event = wrapper.event
         lib_table = lib_event.get_table()
         columns = list(lib_event.columns)
@@ -139,14 +156,29 @@ class TableMapCache:
             decode_row: RowDecoder | None = _compile_row(names, [_compile_column(c) for c in columns])
         except UnsupportedColumn:
             decode_row = None
-        return TableInfo(table_id, schema, table, True, names, tuple(c.type for c in columns), pk,
-                         decode_row, lib_table, columns)
+        return TableInfo(
+            table_id,
+            schema,
+            table,
+            True,
+            names,
+            tuple(c.type for c in columns),
+            pk,
+            decode_row,
+            lib_table,
+            columns,
+        )
 
     def decode_with_library(self, data: bytes, info: TableInfo, op: str) -> list[Any]:
         """Fallback: let python-mysql-replication decode a rows event of `info`'s table."""
         cls = {"c": LibWriteRows, "u": LibUpdateRows, "d": LibDeleteRows}[op]
-        wrapper = _lib_wrapper(MysqlPacket(data, "utf8"), {info.table_id: info.lib_table}, self._ctl,
-                               self._use_checksum, frozenset([LibWriteRows, LibUpdateRows, LibDeleteRows]))
+        wrapper = _lib_wrapper(
+            MysqlPacket(data, "utf8"),
+            {info.table_id: info.lib_table},
+            self._ctl,
+            self._use_checksum,
+            frozenset([LibWriteRows, LibUpdateRows, LibDeleteRows]),
+        )
         event = wrapper.event
         assert isinstance(event, cls), f"expected {cls.__name__}, got {type(event).__name__}"
         convert = _library_row_converter(info)
@@ -201,21 +233,25 @@ def _int_le(size: int, signed: bool) -> Decoder:
 def _string(length_bytes: int, encoding: str | None) -> Decoder:
     binary = encoding is None or encoding == "binary"
     if length_bytes == 1:
+
         def read(data: bytes, pos: int) -> tuple[bytes, int]:
             start = pos + 1
             end = start + data[pos]
             return data[start:end], end
     else:
+
         def read(data: bytes, pos: int) -> tuple[bytes, int]:
             start = pos + length_bytes
             end = start + int.from_bytes(data[pos:start], "little")
             return data[start:end], end
 
     if binary:
+
         def dec(data: bytes, pos: int) -> tuple[Any, int]:
             raw, end = read(data, pos)
             return V.bytes_to_b64(raw), end
     elif encoding == "cp1252":
+
         def dec(data: bytes, pos: int) -> tuple[Any, int]:
             raw, end = read(data, pos)
             return raw.decode("cp1252", V.LATIN1_ERRORS), end
@@ -243,19 +279,22 @@ def _fraction(data: bytes, pos: int, nbytes: int) -> int:
 
 def _timestamp2(fsp: int) -> Decoder:
     nfrac = _fsp_bytes(fsp)
-    cache = [-1, ""]  # last second seen and its text: consecutive rows mostly share the second
+    # last second seen and its text: consecutive rows mostly share the second
+    cache: dict[str, Any] = {"seconds": -1, "text": ""}
 
     def dec(data: bytes, pos: int) -> tuple[Any, int]:
         seconds = int.from_bytes(data[pos : pos + 4], "big")
         micros = _fraction(data, pos + 4, nfrac)
         if seconds == 0 and micros == 0:
             return None, pos + 4 + nfrac  # the zero timestamp '0000-00-00 00:00:00'
-        if cache[0] != seconds:
-            cache[0] = seconds
-            cache[1] = "%04d-%02d-%02dT%02d:%02d:%02d" % time.gmtime(seconds)[:6]
+        if cache["seconds"] != seconds:
+            cache["seconds"] = seconds
+            t = time.gmtime(seconds)
+            cache["text"] = f"{t[0]:04d}-{t[1]:02d}-{t[2]:02d}T{t[3]:02d}:{t[4]:02d}:{t[5]:02d}"
+        text: str = cache["text"]
         if fsp:
-            return f"{cache[1]}.{micros:06d}"[: 20 + fsp] + "Z", pos + 4 + nfrac
-        return cache[1] + "Z", pos + 4 + nfrac
+            return f"{text}.{micros:06d}"[: 20 + fsp] + "Z", pos + 4 + nfrac
+        return text + "Z", pos + 4 + nfrac
 
     return dec
 
@@ -269,8 +308,9 @@ def _datetime2(fsp: int) -> Decoder:
         end = pos + 5 + nfrac
         ym = (v >> 22) & 0x1FFFF
         try:
-            value = dt.datetime(ym // 13, ym % 13, (v >> 17) & 0x1F, (v >> 12) & 0x1F, (v >> 6) & 0x3F,
-                                v & 0x3F, micros)
+            value = dt.datetime(
+                ym // 13, ym % 13, (v >> 17) & 0x1F, (v >> 12) & 0x1F, (v >> 6) & 0x3F, v & 0x3F, micros
+            )
         except ValueError:  # zero dates
             return None, end
         return V.datetime_to_epoch(value, fsp), end

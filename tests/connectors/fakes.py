@@ -25,8 +25,11 @@ class RecordingSink:
             raise self.fail_flush
 
     def events(self, topic_suffix: str = "") -> list[dict[str, Any] | None]:
-        return [json.loads(v) if v is not None else None for t, _k, v in self.records
-                if t.endswith(topic_suffix) and "offsets" not in t]
+        return [
+            json.loads(v) if v is not None else None
+            for t, _k, v in self.records
+            if t.endswith(topic_suffix) and "offsets" not in t
+        ]
 
 
 class MemoryStore:
@@ -89,5 +92,7 @@ def rotate(name: str, pos: int = 4, ts: int = 0) -> RotateEvent:
 
 def ddl(seq: int, pos: int, sql: str) -> list[Any]:
     f = "binlog.000001"
-    return [GtidEvent(f, pos, pos + 100, 1700000000, 1, f"0-1-{seq}", 0, seq, True),
-            QueryEvent(f, pos + 100, pos + 200, 1700000000, 1, sql, "db", 9)]
+    return [
+        GtidEvent(f, pos, pos + 100, 1700000000, 1, f"0-1-{seq}", 0, seq, True),
+        QueryEvent(f, pos + 100, pos + 200, 1700000000, 1, sql, "db", 9),
+    ]

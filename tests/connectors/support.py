@@ -16,11 +16,20 @@ from connectors.task import ConnectorTask
 
 def settings_for(db: Any, stack: Any, topic_prefix: str, **overrides: Any) -> ConnectorSettings:
     values: dict[str, Any] = dict(
-        mysql_host=db.host, mysql_port=db.port, mysql_user=db.capture_user, mysql_password=db.capture_password,
-        database=db.name, topic_prefix=topic_prefix, kafka_bootstrap=stack.kafka_bootstrap, metrics_port=0,
+        mysql_host=db.host,
+        mysql_port=db.port,
+        mysql_user=db.capture_user,
+        mysql_password=db.capture_password,
+        database=db.name,
+        topic_prefix=topic_prefix,
+        kafka_bootstrap=stack.kafka_bootstrap,
+        metrics_port=0,
         # MariaDB drops an older binlog dump with the same server id: one per test
-        server_id=random.randint(10_000, 4_000_000), checkpoint_interval_s=0.2, mysql_heartbeat_s=0.5,
-        backoff_initial_s=0.2, backoff_max_s=2.0,
+        server_id=random.randint(10_000, 4_000_000),
+        checkpoint_interval_s=0.2,
+        mysql_heartbeat_s=0.5,
+        backoff_initial_s=0.2,
+        backoff_max_s=2.0,
     )
     values.update(overrides)
     return ConnectorSettings(**values)
@@ -64,8 +73,11 @@ class TaskThread:
     def start(self, wait_for: str | None = "streaming", timeout: float = 60) -> TaskThread:
         self.thread.start()
         if wait_for:
-            wait_until(lambda: self.task.state == wait_for or self.code is not None, timeout,
-                       f"connector state {wait_for}")
+            wait_until(
+                lambda: self.task.state == wait_for or self.code is not None,
+                timeout,
+                f"connector state {wait_for}",
+            )
         return self
 
     def until(self, gtid: str, timeout: float = 60) -> int:
@@ -112,7 +124,9 @@ def read_topic(bootstrap: str, topic: str) -> list[tuple[Any, Any]]:
         while consumer.position(tp) < end:
             for records in consumer.poll(timeout_ms=1000).values():
                 for r in records:
-                    out.append((json.loads(r.key) if r.key else None, json.loads(r.value) if r.value else None))
+                    out.append(
+                        (json.loads(r.key) if r.key else None, json.loads(r.value) if r.value else None)
+                    )
         return out
     finally:
         consumer.close()
@@ -145,4 +159,5 @@ def insert_user(cur: Any, uid: int, email: str | None = None, fname: str = "Ann"
     cur.execute(
         "INSERT INTO users (uid, username, password, email, fname, lname, status, max_num_projects)"
         " VALUES (%s, %s, 'pw', %s, %s, 'Lee', 2, 10)",
-        (uid, f"u{uid}", email or f"user{uid}@hopsworks.ai", fname))
+        (uid, f"u{uid}", email or f"user{uid}@hopsworks.ai", fname),
+    )

@@ -6,7 +6,6 @@ variables) so that it can be killed with SIGKILL at arbitrary points.
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import signal
@@ -14,13 +13,12 @@ import subprocess
 import sys
 import threading
 import time
-from contextlib import redirect_stdout
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from connectors.kafka_sink import KafkaSink, SinkConfig
 from connectors.offsets import OffsetStore, SourceOffset, offset_key
 from connectors.task import EXIT_FATAL, EXIT_OK
 
@@ -42,13 +40,20 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def load_offset(s: Any) -> SourceOffset | None:
-    store = OffsetStore(None, s.kafka_bootstrap, s.offsets_topic_name, offset_key(s.connector_name, s.database))
+    store = OffsetStore(
+        None, s.kafka_bootstrap, s.offsets_topic_name, offset_key(s.connector_name, s.database)
+    )
     return store.load()
 
 
 def start_process(s: Any, log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "connectors", "run"], cwd=REPO, env=env_for(s),
-                            stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "connectors", "run"],
+        cwd=REPO,
+        env=env_for(s),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def topic_end(s: Any, table: str) -> int:
@@ -65,8 +70,13 @@ def topic_end(s: Any, table: str) -> int:
 def wait_caught_up(s: Any, target_gtid: str, timeout: float = 90) -> None:
     def caught_up() -> bool:
         offset = load_offset(s)
-        return bool(offset and offset.event == 0 and offset.row == 0 and offset.snapshot != "running"
-                    and gtid_seq(offset.gtids) >= gtid_seq(target_gtid))
+        return bool(
+            offset
+            and offset.event == 0
+            and offset.row == 0
+            and offset.snapshot != "running"
+            and gtid_seq(offset.gtids) >= gtid_seq(target_gtid)
+        )
 
     wait_until(caught_up, timeout, f"stored offset at {target_gtid}")
 
@@ -82,7 +92,8 @@ def topic_state(records: list[tuple[Any, Any]]) -> dict[int, tuple[Any, ...]]:
 
 
 def test_kill_9_while_streaming_loses_nothing_and_repeats_only_after_the_stored_offset(
-        mysql_db, stack, topic_prefix, tmp_path):
+    mysql_db, stack, topic_prefix, tmp_path
+):
     s = settings_for(mysql_db, stack, topic_prefix, tables=("users",), checkpoint_interval_s=0.1)
     conn = mysql_db.connect()
     done = threading.Event()
@@ -93,13 +104,17 @@ def test_kill_9_while_streaming_loses_nothing_and_repeats_only_after_the_stored_
             for i in range(1, 401):
                 kind = i % 4
                 if kind == 0:  # one multi-row event
-                    cur.execute("INSERT INTO users (uid, username, password, email, status, max_num_projects)"
-                                " VALUES " + ",".join(["(%s, %s, 'pw', %s, 1, 5)"] * 5),
-                                [v for j in range(5) for v in (i * 10 + j, f"m{i}_{j}", f"m{i}_{j}@x.se")])
+                    cur.execute(
+                        "INSERT INTO users (uid, username, password, email, status, max_num_projects)"
+                        " VALUES " + ",".join(["(%s, %s, 'pw', %s, 1, 5)"] * 5),
+                        [v for j in range(5) for v in (i * 10 + j, f"m{i}_{j}", f"m{i}_{j}@x.se")],
+                    )
                 elif kind == 1:  # a transaction of several statements
                     cur.execute("BEGIN")
                     insert_user(cur, i * 10, fname=f"t{i}")
-                    cur.execute("UPDATE users SET status=status+1 WHERE uid BETWEEN %s AND %s", (i * 10 - 40, i * 10))
+                    cur.execute(
+                        "UPDATE users SET status=status+1 WHERE uid BETWEEN %s AND %s", (i * 10 - 40, i * 10)
+                    )
                     cur.execute("DELETE FROM users WHERE uid=%s", (i * 10 - 39,))
                     cur.execute("COMMIT")
                 else:
@@ -151,10 +166,14 @@ def test_kill_9_while_streaming_loses_nothing_and_repeats_only_after_the_stored_
 def test_kill_9_while_snapshotting_resumes_after_the_last_stored_key(mysql_db, stack, topic_prefix, tmp_path):
     conn = mysql_db.connect()
     with conn.cursor() as cur:
-        cur.executemany("INSERT INTO users (uid, username, password, email, status, max_num_projects)"
-                        " VALUES (%s, %s, 'pw', %s, 2, 10)", [(i, f"u{i}", f"u{i}@x.se") for i in range(1, 30001)])
-    s = settings_for(mysql_db, stack, topic_prefix, tables=("users",), checkpoint_interval_s=0.1,
-                     snapshot_fetch_rows=500)
+        cur.executemany(
+            "INSERT INTO users (uid, username, password, email, status, max_num_projects)"
+            " VALUES (%s, %s, 'pw', %s, 2, 10)",
+            [(i, f"u{i}", f"u{i}@x.se") for i in range(1, 30001)],
+        )
+    s = settings_for(
+        mysql_db, stack, topic_prefix, tables=("users",), checkpoint_interval_s=0.1, snapshot_fetch_rows=500
+    )
     log = tmp_path / "connector.log"
     proc = start_process(s, log)
 
@@ -182,7 +201,7 @@ def test_kill_9_while_snapshotting_resumes_after_the_last_stored_key(mysql_db, s
     assert resumed_reads[0] == stored.snapshot_key[0] + 1, "continues right after the stored key"
     reads = [v["after"]["uid"] for _k, v in records if v and v["op"] == "r"]
     assert set(reads) == set(range(1, 30001))
-    duplicated = {uid for uid in reads if reads.count(uid) > 1} if len(reads) != len(set(reads)) else set()
+    duplicated = {uid for uid, n in Counter(reads).items() if n > 1}
     assert all(uid > stored.snapshot_key[0] for uid in duplicated)
 
 
@@ -236,7 +255,9 @@ def test_purged_binlog_initial_fails_clearly_when_needed_resnapshots(mysql_db, s
     assert failed.code == EXIT_FATAL
     assert "no longer on the server" in caplog.text and "when_needed" in caplog.text
 
-    again = TaskThread(settings_for(mysql_db, stack, topic_prefix, tables=("users",), snapshot_mode="when_needed"))
+    again = TaskThread(
+        settings_for(mysql_db, stack, topic_prefix, tables=("users",), snapshot_mode="when_needed")
+    )
     again.start()
     with conn.cursor() as cur:
         insert_user(cur, 4)
@@ -244,15 +265,25 @@ def test_purged_binlog_initial_fails_clearly_when_needed_resnapshots(mysql_db, s
     records = read_topic(s.kafka_bootstrap, s.topic_for("users"))
     assert topic_state(records) == table_state(conn)
     snaps = [v for _k, v in records if v and v["op"] == "r"]
-    firsts = [i for i, v in enumerate(snaps) if v["source"]["snapshot"] in ("first", "last") and
-              (i == 0 or snaps[i - 1]["source"]["snapshot"] == "last")]
+    firsts = [
+        i
+        for i, v in enumerate(snaps)
+        if v["source"]["snapshot"] in ("first", "last")
+        and (i == 0 or snaps[i - 1]["source"]["snapshot"] == "last")
+    ]
     assert len(firsts) == 2, "a second snapshot after the purge"
-    assert {v["after"]["uid"] for v in snaps[firsts[1]:]} >= {1, 2, 3}
+    assert {v["after"]["uid"] for v in snaps[firsts[1] :]} >= {1, 2, 3}
 
 
 def run_cli(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    out = subprocess.run([sys.executable, "-m", "connectors", *args], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "connectors", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return out.returncode, out.stdout + out.stderr
 
 
@@ -260,7 +291,7 @@ def test_offsets_show_set_reset(mysql_db, stack, topic_prefix):
     s = settings_for(mysql_db, stack, topic_prefix, tables=("users",))
     env = env_for(s)
     code, out = run_cli("offsets", "show", env=env)
-    assert code == 0 and json.loads(out[out.index("{"):])["offset"] is None
+    assert code == 0 and json.loads(out[out.index("{") :])["offset"] is None
     conn = mysql_db.connect()
     with conn.cursor() as cur:
         insert_user(cur, 1)
@@ -269,7 +300,7 @@ def test_offsets_show_set_reset(mysql_db, stack, topic_prefix):
     code, out = run_cli("offsets", "set", "--gtids", here, env=env)
     assert code == 0, out
     code, out = run_cli("offsets", "show", env=env)
-    shown = json.loads(out[out.index("{"):])["offset"]
+    shown = json.loads(out[out.index("{") :])["offset"]
     assert shown["gtids"] == here and shown["snapshot"] == "skipped"
     # streaming from the position set: only the change after it, no snapshot
     runner = TaskThread(s).start()
@@ -286,4 +317,4 @@ def test_offsets_show_set_reset(mysql_db, stack, topic_prefix):
     code, out = run_cli("offsets", "reset", env=env)
     assert code == 0, out
     code, out = run_cli("offsets", "show", env=env)
-    assert json.loads(out[out.index("{"):])["offset"] is None
+    assert json.loads(out[out.index("{") :])["offset"] is None

@@ -37,7 +37,9 @@ def validate_all(records) -> None:  # type: ignore[no-untyped-def]
             VALIDATOR.validate(value)
 
 
-def test_exact_event_sequences_for_insert_update_delete_multirow_and_transactions(mysql_db, stack, topic_prefix):
+def test_exact_event_sequences_for_insert_update_delete_multirow_and_transactions(
+    mysql_db, stack, topic_prefix
+):
     s = settings_for(mysql_db, stack, topic_prefix, snapshot_mode="never")
     runner = TaskThread(s).start()
     conn = mysql_db.connect()
@@ -45,10 +47,14 @@ def test_exact_event_sequences_for_insert_update_delete_multirow_and_transaction
         insert_user(cur, 1, "a@x.se", "Ann")
         cur.execute("UPDATE users SET fname='Åsa' WHERE uid=1")
         insert_user(cur, 2, "b@x.se", "Bo")
-        cur.execute("INSERT INTO project (id, projectname, username, creation_status) VALUES (7, 'demo', 'a@x.se', 1)")
+        cur.execute(
+            "INSERT INTO project (id, projectname, username, creation_status) VALUES (7, 'demo', 'a@x.se', 1)"
+        )
         # one multi-row event
-        cur.execute("INSERT INTO project_team (project_id, team_member, team_role) VALUES"
-                    " (7, 'a@x.se', 'Data owner'), (7, 'b@x.se', 'Data scientist')")
+        cur.execute(
+            "INSERT INTO project_team (project_id, team_member, team_role) VALUES"
+            " (7, 'a@x.se', 'Data owner'), (7, 'b@x.se', 'Data scientist')"
+        )
         # one transaction of several statements over several tables
         cur.execute("BEGIN")
         cur.execute("UPDATE project SET creation_status=0 WHERE id=7")
@@ -67,7 +73,9 @@ def test_exact_event_sequences_for_insert_update_delete_multirow_and_transaction
     def fname(img):  # type: ignore[no-untyped-def]
         return img and img["fname"]
 
-    assert [(op, key, *map(fname, rest)) if op != "tombstone" else (op, key) for op, key, *rest in changes(users)] == [
+    assert [
+        (op, key, *map(fname, rest)) if op != "tombstone" else (op, key) for op, key, *rest in changes(users)
+    ] == [
         ("c", {"uid": 1}, None, "Ann"),
         ("u", {"uid": 1}, "Ann", "Åsa"),
         ("c", {"uid": 2}, None, "Bo"),
@@ -79,7 +87,9 @@ def test_exact_event_sequences_for_insert_update_delete_multirow_and_transaction
     def role(img):  # type: ignore[no-untyped-def]
         return img and img["team_role"]
 
-    assert [(op, key, *map(role, rest)) if op != "tombstone" else (op, key) for op, key, *rest in changes(team)] == [
+    assert [
+        (op, key, *map(role, rest)) if op != "tombstone" else (op, key) for op, key, *rest in changes(team)
+    ] == [
         ("c", a, None, "Data owner"),
         ("c", b, None, "Data scientist"),
         ("u", a, "Data owner", "Under removal"),
@@ -93,7 +103,9 @@ def test_exact_event_sequences_for_insert_update_delete_multirow_and_transaction
     assert inserted[0]["pos"] == inserted[1]["pos"] and [i["row"] for i in inserted] == [0, 1]
     tx = [v["source"]["gtid"] for _k, v in team[2:5]] + [project[1][1]["source"]["gtid"]]
     assert len(set(tx)) == 1
-    assert all(v["source"]["snapshot"] == "false" and v["source"]["db"] == mysql_db.name for _k, v in users if v)
+    assert all(
+        v["source"]["snapshot"] == "false" and v["source"]["db"] == mysql_db.name for _k, v in users if v
+    )
 
 
 TYPED_DDL = """CREATE TABLE typed (
@@ -104,21 +116,46 @@ TYPED_DDL = """CREATE TABLE typed (
   txt text CHARSET utf8mb4 NULL, bin varbinary(8) NULL, n int NULL, big bigint unsigned NULL,
   e enum('a','b') NULL)"""
 
-TYPED_VALUES = ("2024-02-29 23:59:58.123456", "1999-12-31 00:00:01", "2024-05-01 10:20:30.120", "2024-05-01",
-                "12345678.9012", "-0.05", '{"b": [1, 2.5, null], "a": "x"}', "Åsa Öberg, café €",
-                "emoji 😀 ünïcode", "long text ✓", b"\x00\xff\x10", None, 18446744073709551615, "b")
+TYPED_VALUES = (
+    "2024-02-29 23:59:58.123456",
+    "1999-12-31 00:00:01",
+    "2024-05-01 10:20:30.120",
+    "2024-05-01",
+    "12345678.9012",
+    "-0.05",
+    '{"b": [1, 2.5, null], "a": "x"}',
+    "Åsa Öberg, café €",
+    "emoji 😀 ünïcode",
+    "long text ✓",
+    b"\x00\xff\x10",
+    None,
+    18446744073709551615,
+    "b",
+)
 EXPECTED = {
-    "dt": 1709251198123456, "dt0": 946598401000, "ts": "2024-05-01T10:20:30.120Z", "d": 19844,
-    "amount": "12345678.9012", "neg": "-0.05", "doc": '{"b": [1, 2.5, null], "a": "x"}',
-    "lat": "Åsa Öberg, café €", "u8": "emoji 😀 ünïcode", "txt": "long text ✓", "bin": "AP8Q", "n": None,
-    "big": 18446744073709551615, "e": "b",
+    "dt": 1709251198123456,
+    "dt0": 946598401000,
+    "ts": "2024-05-01T10:20:30.120Z",
+    "d": 19844,
+    "amount": "12345678.9012",
+    "neg": "-0.05",
+    "doc": '{"b": [1, 2.5, null], "a": "x"}',
+    "lat": "Åsa Öberg, café €",
+    "u8": "emoji 😀 ünïcode",
+    "txt": "long text ✓",
+    "bin": "AP8Q",
+    "n": None,
+    "big": 18446744073709551615,
+    "e": "b",
 }
 
 
 def test_values_round_trip_exactly_in_snapshot_and_stream(mysql_db, stack, topic_prefix):
     conn = mysql_db.connect()
-    insert = ("INSERT INTO typed (id, dt, dt0, ts, d, amount, neg, doc, lat, u8, txt, bin, n, big, e)"
-              " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+    insert = (
+        "INSERT INTO typed (id, dt, dt0, ts, d, amount, neg, doc, lat, u8, txt, bin, n, big, e)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    )
     with conn.cursor() as cur:
         cur.execute(TYPED_DDL)
         cur.execute("SET time_zone = '+00:00'")
@@ -154,12 +191,15 @@ def test_a_column_added_mid_stream_appears_in_later_events(mysql_db, stack, topi
 
 
 def test_snapshot_with_concurrent_writes_then_streaming_misses_nothing_and_repeats_nothing(
-        mysql_db, stack, topic_prefix):
+    mysql_db, stack, topic_prefix
+):
     conn = mysql_db.connect()
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO users (uid, username, password, email, status, max_num_projects)"
-            " VALUES (%s, %s, 'pw', %s, 2, 10)", [(i, f"u{i}", f"u{i}@x.se") for i in range(1, 5001)])
+            " VALUES (%s, %s, 'pw', %s, 2, 10)",
+            [(i, f"u{i}", f"u{i}@x.se") for i in range(1, 5001)],
+        )
     stop = threading.Event()
     writer_conn = mysql_db.connect()
 
@@ -230,9 +270,14 @@ def test_metrics_and_healthz_are_served(mysql_db, stack, topic_prefix):
             insert_user(cur, 1)
         wait_until(lambda: 'table="users"} 1.0' in httpx.get(f"{base}/metrics").text, 20, "events metric")
         text = httpx.get(f"{base}/metrics").text
-        for name in ("hopsharbor_connector_events_total", "hopsharbor_connector_capture_lag_seconds",
-                     "hopsharbor_connector_binlog_position", "hopsharbor_connector_errors_total",
-                     "hopsharbor_connector_reconnects_total", "hopsharbor_connector_snapshot_rows_total"):
+        for name in (
+            "hopsharbor_connector_events_total",
+            "hopsharbor_connector_capture_lag_seconds",
+            "hopsharbor_connector_binlog_position",
+            "hopsharbor_connector_errors_total",
+            "hopsharbor_connector_reconnects_total",
+            "hopsharbor_connector_snapshot_rows_total",
+        ):
             assert name in text
         assert httpx.get(f"{base}/healthz").status_code == 200
         runner.stop()

@@ -22,8 +22,20 @@ pytestmark = pytest.mark.unit
 
 
 def col(type_: int, **kw: object) -> SimpleNamespace:
-    base = dict(type=type_, name="c", unsigned=False, character_set_name=None, max_length=0, length_size=0,
-                fsp=0, precision=0, decimals=0, size=1, enum_values=None, set_values=None)
+    base = dict(
+        type=type_,
+        name="c",
+        unsigned=False,
+        character_set_name=None,
+        max_length=0,
+        length_size=0,
+        fsp=0,
+        precision=0,
+        decimals=0,
+        size=1,
+        enum_values=None,
+        set_values=None,
+    )
     base.update(kw)
     return SimpleNamespace(**base)
 
@@ -34,11 +46,14 @@ def decode(column: SimpleNamespace, data: bytes) -> object:
     return value
 
 
-@pytest.mark.parametrize("raw, expected", [
-    (bytes([0x80, 0x7B, 0x2D]), "123.45"),
-    (bytes([0x7F, 0x84, 0xD2]), "-123.45"),
-    (bytes([0x80, 0x00, 0x05]), "0.05"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (bytes([0x80, 0x7B, 0x2D]), "123.45"),
+        (bytes([0x7F, 0x84, 0xD2]), "-123.45"),
+        (bytes([0x80, 0x00, 0x05]), "0.05"),
+    ],
+)
 def test_decimal_5_2_is_exact(raw: bytes, expected: str) -> None:
     assert decode(col(FIELD_TYPE.NEWDECIMAL, precision=5, decimals=2), raw) == expected
 
@@ -73,8 +88,10 @@ def test_datetime2_is_epoch_millis_or_micros() -> None:
 def test_latin1_text_is_mysql_latin1() -> None:
     text = "Åsa Öberg €"
     raw = text.encode("cp1252")
-    assert decode(col(FIELD_TYPE.VARCHAR, max_length=150, character_set_name="cp1252"),
-                  bytes([len(raw)]) + raw) == text
+    assert (
+        decode(col(FIELD_TYPE.VARCHAR, max_length=150, character_set_name="cp1252"), bytes([len(raw)]) + raw)
+        == text
+    )
     # bytes cp1252 leaves undefined decode like the server's own latin1 -> utf8 conversion
     assert decode(col(FIELD_TYPE.VARCHAR, max_length=10, character_set_name="cp1252"), b"\x01\x81") == "\x81"
 
@@ -87,7 +104,10 @@ def test_utf8mb4_text_and_long_varchar_length_prefix() -> None:
 
 
 def test_binary_blob_is_base64() -> None:
-    assert decode(col(FIELD_TYPE.BLOB, length_size=2, character_set_name="binary"), b"\x03\x00\x00\xff\x10") == "AP8Q"
+    assert (
+        decode(col(FIELD_TYPE.BLOB, length_size=2, character_set_name="binary"), b"\x03\x00\x00\xff\x10")
+        == "AP8Q"
+    )
 
 
 def test_integers_signed_and_unsigned() -> None:

@@ -24,8 +24,9 @@ def u(uid: int, email: str) -> dict[str, Any]:
     return {"uid": uid, "email": email}
 
 
-def run(events: list[Any], start: SourceOffset, interval_s: float = 3600.0
-        ) -> tuple[RecordingSink, MemoryStore, SourceOffset, ScriptedReader]:
+def run(
+    events: list[Any], start: SourceOffset, interval_s: float = 3600.0
+) -> tuple[RecordingSink, MemoryStore, SourceOffset, ScriptedReader]:
     sink = RecordingSink()
     store = MemoryStore(sink)
     dispatcher = EventDispatcher(sink, "p", "db", "test", clock=lambda: 1700000001.0)
@@ -36,7 +37,9 @@ def run(events: list[Any], start: SourceOffset, interval_s: float = 3600.0
         reader.started_at = pos
         return reader
 
-    source = StreamingSource(factory, dispatcher, checkpointer, stop_requested=lambda: False, clock=lambda: 1700000001.0)
+    source = StreamingSource(
+        factory, dispatcher, checkpointer, stop_requested=lambda: False, clock=lambda: 1700000001.0
+    )
     final = source.run(start)
     return sink, store, final, reader
 
@@ -47,10 +50,14 @@ START = SourceOffset(file="binlog.000001", pos=4, gtids="0-1-9", snapshot="done"
 def script() -> list[Any]:
     return [
         rotate("binlog.000001"),
-        *tx(10, 1000, ("c", USERS, [u(1, "a@x"), u(2, "b@x")])),               # multi-row insert
-        *tx(11, 2000, ("u", USERS, [(u(1, "a@x"), u(1, "a2@x"))]),              # multi-statement tx
+        *tx(10, 1000, ("c", USERS, [u(1, "a@x"), u(2, "b@x")])),  # multi-row insert
+        *tx(
+            11,
+            2000,
+            ("u", USERS, [(u(1, "a@x"), u(1, "a2@x"))]),  # multi-statement tx
             ("c", OTHER, None),
-            ("d", USERS, [u(2, "b@x")])),
+            ("d", USERS, [u(2, "b@x")]),
+        ),
         *ddl(12, 3000, "ALTER TABLE users ADD COLUMN x int"),
         *tx(13, 4000, ("c", USERS, [u(3, "c@x")])),
     ]
@@ -60,8 +67,12 @@ def test_exact_event_sequence_with_tombstones_and_valid_envelopes() -> None:
     sink, _store, final, _ = run(script(), START)
     topics = [t for t, _k, _v in sink.records if not t.endswith("offsets")]
     assert set(topics) == {"p.db.users"}
-    seq = [(k, v and (v["op"], v["before"], v["after"])) for k, v in
-           ((k.decode() if k else None, e) for (_t, k, _), e in zip(sink.records, sink.events(), strict=True))]
+    seq = [
+        (k, v and (v["op"], v["before"], v["after"]))
+        for k, v in (
+            (k.decode() if k else None, e) for (_t, k, _), e in zip(sink.records, sink.events(), strict=True)
+        )
+    ]
     assert seq == [
         ('{"uid":1}', ("c", None, u(1, "a@x"))),
         ('{"uid":2}', ("c", None, u(2, "b@x"))),
@@ -74,7 +85,13 @@ def test_exact_event_sequence_with_tombstones_and_valid_envelopes() -> None:
         if event is not None:
             VALIDATOR.validate(event)
     src = sink.events()[3]["source"]  # the delete: second captured rows event of tx 11, row 0
-    assert (src["gtid"], src["file"], src["pos"], src["row"], src["snapshot"]) == ("0-1-11", "binlog.000001", 2300, 0, "false")
+    assert (src["gtid"], src["file"], src["pos"], src["row"], src["snapshot"]) == (
+        "0-1-11",
+        "binlog.000001",
+        2300,
+        0,
+        "false",
+    )
     assert final.gtids == "0-1-13" and final.pos == 4300 and (final.event, final.row) == (0, 0)
 
 
