@@ -11,8 +11,12 @@
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v3.21.4}"
+# The Kubernetes version helm assumes without a cluster (`helm template`, `helm lint`): helm's own
+# Makefile derives it from the k8s.io/client-go it links (v0.36 for helm v3.21 -> 1.36); without it
+# a source build says 1.20. Change the two together.
+HELM_K8S_VERSION="${HELM_K8S_VERSION:-1.36}"
 CACHE_DIR="${HOPSHARBOR_CACHE_DIR:-$HOME/.cache/hopsharbor}"
-DEST="$CACHE_DIR/tools/helm-$HELM_VERSION"
+DEST="$CACHE_DIR/tools/helm-$HELM_VERSION-k$HELM_K8S_VERSION"
 BIN="$DEST/helm"
 
 if [[ -x "$BIN" ]] && "$BIN" version --short >/dev/null 2>&1; then
@@ -37,10 +41,14 @@ echo "install-helm: building helm $HELM_VERSION with $("$GO" version) (several m
 tmp="$DEST/.build"
 rm -rf "$tmp"
 mkdir -p "$tmp"
-# The version string helm reports is set at link time, as its own Makefile does.
+# Version strings are set at link time, as helm's own Makefile does.
+k8s_major=${HELM_K8S_VERSION%%.*} k8s_minor=${HELM_K8S_VERSION#*.}
+ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+  ldflags+=" -X $pkg.k8sVersionMajor=$k8s_major -X $pkg.k8sVersionMinor=$k8s_minor"
+done
 GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS="${GOFLAGS:--buildvcs=false}" \
-  "$GO" install -trimpath \
-  -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+  "$GO" install -trimpath -ldflags "$ldflags" \
   "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
 mv "$tmp/helm" "$BIN"
 rm -rf "$tmp"
