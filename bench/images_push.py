@@ -169,10 +169,17 @@ def main() -> int:
             manifest = registry.manifest(name.split("/", 1)[1], tag)
             image = manifest.size if manifest else 0
             ratio = result.pushed_bytes / result.new_layer_bytes if result.new_layer_bytes else float("nan")
-            ratios.append(ratio)
+            if result.pushed_bytes:
+                ratios.append(ratio)
+            else:  # an identical layer was already in the registry (docker mounted it): nothing sent
+                ratio = float("nan")
             sizes = f"{result.pushed_bytes:>12,} {result.new_layer_bytes:>12,}"
             print(f"{n + 1:>6} {sizes} {ratio:>6.3f} {image:>19,}")
-        print(f"median ratio pushed/new layer: {statistics.median(ratios):.3f}x (target <= 1.1x)")
+        mounted = len(alone.results) - len(ratios)
+        print(
+            f"median ratio pushed/new layer: {statistics.median(ratios) if ratios else float('nan'):.3f}x"
+            f" (target <= 1.1x; {mounted} change(s) sent nothing: layer already in the registry)"
+        )
         print()
         print(f"# duration per library change (build + push), 1 project vs {args.projects} at once")
         print(f"{'':>10} {'n':>3} {'median s':>9} {'p90 s':>7} {'push med':>9} {'push p90':>9} {'wall s':>7}")
