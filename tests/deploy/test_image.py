@@ -2,24 +2,35 @@
 
 The module builds the image once with deploy/docker/build.sh (wheels from the host's pip, then a
 build whose RUN steps have no network) and runs short-lived containers on network "none" (the
-local dockerd has no bridge). Cold: about three minutes (dependency wheels, vfs layer copies);
+local dockerd has no bridge). The last test runs the connector and the worker pods as the Helm
+chart renders them (arguments, ConfigMap environment, Secret files, user, read-only root with
+emptyDir volumes) in this image against the local stack.
+Cold: about three minutes (dependency wheels, vfs layer copies);
 warm: well under a minute, since only the hopsharbor layers are rebuilt.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import re
+import socket
 import subprocess
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "deploy" / "docker" / "build.sh"
+CHART = REPO / "deploy" / "helm" / "hopsharbor"
+INSTALL_HELM = REPO / "deploy" / "tools" / "install-helm.sh"
 TAG = "hopsharbor:test"
 # Names of variables that would carry a secret if the image set them.
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|CREDENTIAL|_KEY$", re.IGNORECASE)
@@ -129,3 +140,112 @@ def test_no_secret_and_no_build_leftovers_in_the_image(image, probe: dict[str, s
         assert not SECRET_NAME.search(step.get("CreatedBy", "")), step
     # Wheels stayed in the build stages, and no pip configuration (index, credentials) came along.
     assert probe["leftovers"].split() == ["end"], probe["leftovers"]
+
+
+# --- the chart's pods, run in this image ---------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def container_kwargs(manifests: list[dict[str, Any]], component: str, secret_dir: Path,
+                     overrides: dict[str, str]) -> dict[str, Any]:
+    """docker-py arguments equivalent to the rendered pod of `component` (one container): args,
+    envFrom ConfigMap + env, Secret volumes as read-only binds of `secret_dir`, emptyDirs as
+    tmpfs owned by the pod's user, read-only root, no capabilities. `overrides` replaces
+    environment values that must differ here (the local stack's addresses; 127.0.0.1 instead of
+    the pod address, since servers on this machine bind to loopback only)."""
+    deployment = next(m for m in manifests if m["kind"] == "Deployment"
+                      and m["metadata"]["labels"]["app.kubernetes.io/component"] == component)
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        cm = next(m for m in manifests if m["kind"] == "ConfigMap"
+                  and m["metadata"]["name"] == source["configMapRef"]["name"])
+        env.update(cm["data"])
+    env.update({e["name"]: e["value"] for e in container.get("env", [])})
+    env.update(overrides)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    uid, gid = pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]
+    binds: dict[str, dict[str, str]] = {}
+    tmpfs: dict[str, str] = {}
+    for mount in container["volumeMounts"]:
+        volume = volumes[mount["name"]]
+        if "secret" in volume:
+            mode = "ro" if mount.get("readOnly") else "rw"
+            binds[str(secret_dir)] = {"bind": mount["mountPath"], "mode": mode}
+        elif "emptyDir" in volume:
+            tmpfs[mount["mountPath"]] = f"uid={uid},gid={gid},mode=0770"
+    sc = container["securityContext"]
+    return dict(
+        command=container["args"], environment=env, user=f"{uid}:{gid}", volumes=binds, tmpfs=tmpfs,
+        read_only=sc["readOnlyRootFilesystem"], cap_drop=sc["capabilities"]["drop"],
+        security_opt=["no-new-privileges"] if sc["allowPrivilegeEscalation"] is False else [],
+        network_mode="host", detach=True,
+    )
+
+
+def test_chart_pods_run_in_the_image(stack, docker_client, image, mysql_db, topic_prefix, tmp_path) -> None:
+    stack.require("kafka")
+    helm_bin = subprocess.run([str(INSTALL_HELM)], capture_output=True, text=True, timeout=1500, check=True)
+    helm = helm_bin.stdout.strip().splitlines()[-1]
+    ports = {"connector": free_port(), "worker": free_port()}
+    rendered = subprocess.run(
+        [helm, "template", "t", str(CHART), "--kube-version", "1.33.0",
+         "--set", f"connector.metricsPort={ports['connector']}",
+         "--set", f"worker.metricsPort={ports['worker']}"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert rendered.returncode == 0, rendered.stderr
+    manifests = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    local = {
+        "HOPSHARBOR_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+        "HOPSHARBOR_TOPIC_PREFIX": topic_prefix,
+        "HOPSHARBOR_DATABASE": mysql_db.name,
+        "HOPSHARBOR_TOPIC_REPLICATION": "1",
+        "HOPSHARBOR_METRICS_HOST": "127.0.0.1",
+    }
+    secrets = {"connector": (mysql_db.capture_password, {
+        "HOPSHARBOR_MYSQL_HOST": mysql_db.host, "HOPSHARBOR_MYSQL_PORT": str(mysql_db.port),
+        "HOPSHARBOR_MYSQL_USER": mysql_db.capture_user,
+        "HOPSHARBOR_SERVER_ID": str(random.randint(10_000, 4_000_000)), "HOPSHARBOR_SNAPSHOT_MODE": "never",
+    }), "worker": ("not-used-reconcile-is-off", {
+        # No Harbor needed to become healthy: derive and publish only.
+        "HOPSHARBOR_RECONCILE_ENABLED": "false", "HOPSHARBOR_APP_ID": f"{topic_prefix}-worker",
+        "HOPSHARBOR_STATE_TOPIC": f"{topic_prefix}.state", "HOPSHARBOR_DLQ_TOPIC": f"{topic_prefix}.dlq",
+    })}
+    containers = {}
+    try:
+        for component, (password, extra) in secrets.items():
+            secret_dir = tmp_path / component
+            secret_dir.mkdir()
+            secret_dir.chmod(0o755)
+            (secret_dir / "password").write_text(password)
+            (secret_dir / "password").chmod(0o444)
+            kwargs = container_kwargs(manifests, component, secret_dir, {**local, **extra})
+            assert kwargs["read_only"] and kwargs["user"].split(":")[0] != "0"
+            containers[component] = docker_client.containers.run(image.id, **kwargs)
+        deadline = time.monotonic() + 120
+        healthy: dict[str, int] = {}
+        while len(healthy) < len(containers) and time.monotonic() < deadline:
+            for component, container in containers.items():
+                container.reload()
+                assert container.status == "running", container.logs().decode()[-3000:]
+                try:
+                    url = f"http://127.0.0.1:{ports[component]}/healthz"
+                    with urllib.request.urlopen(url, timeout=2) as r:
+                        healthy[component] = r.status
+                except OSError:
+                    pass
+            time.sleep(1)
+        assert healthy == {"connector": 200, "worker": 200}, {
+            c: containers[c].logs().decode()[-3000:] for c in containers if c not in healthy}
+        # The password came from the mounted file only: it is in neither the arguments nor the environment.
+        inspected = containers["connector"].attrs
+        assert mysql_db.capture_password not in " ".join(inspected["Config"]["Env"] + inspected["Args"])
+    finally:
+        for container in containers.values():
+            container.remove(force=True)
