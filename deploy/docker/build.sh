@@ -75,4 +75,9 @@ cp "$REPO_DIR/deploy/docker/Dockerfile" "$REPO_DIR/deploy/docker/.dockerignore" 
 log "docker build $TAG FROM $BASE_IMAGE ($(ls "$ctx/wheels/deps" | wc -l) dependency wheels)"
 docker build --network none --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$TAG" "$ctx" \
   | while IFS= read -r line; do printf '%s %s\n' "$(date +%T)" "$line"; done >&2
+# On vfs every layer is a full copy of the root filesystem: drop what earlier builds left dangling
+# (older final images and app stages; the dependency stage stays, it is the expensive cache).
+for label in org.opencontainers.image.title=hopsharbor org.hopsharbor.build-stage=app; do
+  docker image prune -f --filter "label=$label" >/dev/null || true
+done
 docker image inspect -f '{{.Id}}' "$TAG"
