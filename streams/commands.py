@@ -63,14 +63,18 @@ def _worker(args: argparse.Namespace) -> int:
 
     try:
         settings = Settings()
-        reconciler, client = build_reconciler(settings, HarborMetrics())
+        # Without reconciliation (HOPSHARBOR_RECONCILE_ENABLED=false) Harbor is never called.
+        reconciler, client = (
+            build_reconciler(settings, HarborMetrics()) if settings.reconcile_enabled else (None, None)
+        )
     except ValueError as exc:
         print(f"hopsharbor worker: {exc}", file=sys.stderr)
         return 2
     built = create_app(settings, reconciler)
 
     async def close_client(sender: Any, **kwargs: Any) -> None:
-        await client.aclose()
+        if client is not None:
+            await client.aclose()
 
     built.app.on_before_shutdown.connect(close_client)
     worker = faust.Worker(built.app, loglevel=str(getattr(args, "log_level", "INFO")).upper())

@@ -40,12 +40,10 @@ def create_app(
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     state_sink: StateSink | None = None,
     dead_letter_sink: DeadLetterSink | None = None,
-    table_partitioner: bool = True,
 ) -> WorkerApp:
     """Build the worker. `state_sink` / `dead_letter_sink` replace the sends to the state and
-    dead-letter topics and `table_partitioner=False` the producer's partitioner (seams for unit
-    tests, which have no broker; see streams.app.tables); `classify`, `clock` and `sleep` are
-    passed to the KeyedRunner."""
+    dead-letter topics (seams for unit tests, which have no broker); `classify`, `clock` and
+    `sleep` are passed to the KeyedRunner."""
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -54,6 +52,9 @@ def create_app(
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         consumer_auto_offset_reset="earliest",  # a new consumer group reads the CDC topics from the start
+        # A CDC topic created after the worker started (connector started later) is only consumed once
+        # the consumer refreshes its metadata: every 30 s rather than aiokafka's 5 minutes.
+        consumer_metadata_max_age_ms=30_000,
         producer_acks=-1,
         web_enabled=True,
         web_bind=settings.metrics_host,
@@ -62,7 +63,7 @@ def create_app(
         autodiscover=False,
     )
     topics = declare_topics(app, settings)
-    tables = declare_tables(app, settings, partitioner=table_partitioner)
+    tables = declare_tables(app, settings)
     mirror = Mirror(tables, settings.mapping_config())
 
     async def dead_letter(record: DeadLetter) -> None:
@@ -94,9 +95,10 @@ def create_app(
     agents: dict[str, Any] = {}
     agents.update(ingest_agents.register(app, topics.cdc, ingestor))
     register_image_agents(app, settings, project_rows=tables.projects, dead_letter_topic=topics.dlq)
+    resync = None
     if settings.reconcile_enabled:
         agents.update(reconcile_agent.register(app, topics.state, runner))
-        resync_timer.register(
+        resync = resync_timer.register(
             app, mirror, runner, interval=settings.resync_interval, on_start=settings.resync_on_start
         )
 
@@ -108,5 +110,12 @@ def create_app(
     register_lag(app, [*settings.cdc_topics().values(), settings.state_topic], settings.lag_interval)
     register_pages(app)
     return WorkerApp(
-        app=app, topics=topics, tables=tables, mirror=mirror, ingestor=ingestor, runner=runner, agents=agents
+        app=app,
+        topics=topics,
+        tables=tables,
+        mirror=mirror,
+        ingestor=ingestor,
+        runner=runner,
+        agents=agents,
+        resync=resync,
     )

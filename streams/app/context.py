@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,3 +25,5 @@ class WorkerApp:
     ingestor: Ingestor
     runner: KeyedRunner
     agents: dict[str, Any] = field(default_factory=dict)  # name -> faust agent
+    # resync(cause) -> outcome counts: every key reconciled again now (None when reconcile is off)
+    resync: Callable[[str], Awaitable[dict[str, int]]] | None = None

@@ -26,7 +26,6 @@ def worker(tmp_path):
         sleep=Sleeps(),
         state_sink=sinks.state,
         dead_letter_sink=sinks.dead_letter,
-        table_partitioner=False,
     )
     built.app.finalize()
     built.app.conf.store = "memory://"
@@ -79,5 +78,5 @@ async def test_reconcile_agent_reconciles_the_key_with_its_origin(worker) -> Non
 
 def test_reconcile_can_be_switched_off(tmp_path) -> None:
     settings = Settings(app_id="hopsharbor-unit-off", data_dir=tmp_path, reconcile_enabled=False)
-    built = create_app(settings, FakeReconciler(), table_partitioner=False)
+    built = create_app(settings, FakeReconciler())
     assert sorted(built.agents) == ["ingest-project", "ingest-project_team", "ingest-users"]
