@@ -98,6 +98,13 @@ def test_helm_lint_strict(helm: str, extra: list[str]) -> None:
     assert "0 chart(s) failed" in proc.stdout
 
 
+def test_values_schema_refuses_a_second_connector_and_typos(helm: str) -> None:
+    for bad in ("connector.replicas=2", "worker.replica=3", "secrets.mysqlPassword.secretName="):
+        proc = helm_run(helm, "template", RELEASE, str(CHART), "--kube-version", K8S_VERSION, "--set", bad)
+        assert proc.returncode != 0, bad
+        assert "values don't meet the specifications of the schema" in proc.stderr, proc.stderr
+
+
 def test_a_password_in_config_is_refused(helm: str) -> None:
     proc = helm_run(helm, "template", RELEASE, str(CHART), "--kube-version", K8S_VERSION,
                     "--set", "worker.config.HARBOR_PASSWORD=hunter2")
