@@ -1,7 +1,7 @@
 """The stream processor under load: Kafka CDC topics -> worker -> Harbor, with figures.
 
     .venv/bin/python bench/streams_pipeline.py [--projects 1000] [--members 5] [--rate 100]
-        [--harbor fake|real] [--cache-ttl 0] [--parallelism 8]
+        [--harbor fake|real] [--cache-ttl 300] [--parallelism 8]
     .venv/bin/python bench/streams_pipeline.py --projects 10000 --harbor none   # RSS of the state
 
 Needs the local Kafka (deploy/local/stack up kafka). Each run uses fresh topic names. The worker
@@ -232,6 +232,26 @@ async def produce(args: argparse.Namespace, prefix: str, users: list[str]) -> No
         await producer.stop()
 
 
+def state_latencies(bootstrap: str, topic: str) -> list[float]:
+    """Seconds from source.ts_ms (origin header) to the state record's Kafka timestamp, per record."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    tp = TopicPartition(topic, 0)
+    consumer.assign([tp])
+    consumer.seek_to_beginning(tp)
+    end = consumer.end_offsets([tp])[tp]
+    latencies: list[float] = []
+    while consumer.position(tp) < end:
+        for records in consumer.poll(timeout_ms=500).values():
+            for record in records:
+                origin = json.loads(dict(record.headers or []).get("hopsharbor-origin", b"{}"))
+                if origin.get("source_ts_ms"):
+                    latencies.append((record.timestamp - origin["source_ts_ms"]) / 1000)
+    consumer.close()
+    return sorted(latencies)
+
+
 async def create_topics(bootstrap: str, names: list[str]) -> None:
     """The CDC topics exist before the worker subscribes (the connector creates them in real life)."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -277,7 +297,7 @@ def main() -> None:
         "--rate", type=float, default=100.0, help="projects per second (0 = as fast as possible)"
     )
     parser.add_argument("--harbor", choices=("fake", "real", "none"), default="fake")
-    parser.add_argument("--cache-ttl", type=float, default=0.0)
+    parser.add_argument("--cache-ttl", type=float, default=300.0)
     parser.add_argument("--parallelism", type=int, default=8)
     parser.add_argument("--bootstrap", default="127.0.0.1:19092")
     parser.add_argument("--timeout", type=float, default=1800)
@@ -339,7 +359,12 @@ def main() -> None:
         t0 = time.monotonic()
         asyncio.run(produce(args, prefix, users))
         produced = time.monotonic() - t0
-        while total(scrape(port), "hopsharbor_worker_events_total") < expected:
+        max_state_lag = 0.0
+        while True:
+            current = scrape(port)
+            max_state_lag = max(max_state_lag, total(current, "hopsharbor_consumer_lag", topic=f"{prefix}.state"))
+            if total(current, "hopsharbor_worker_events_total") >= expected:
+                break
             time.sleep(0.1)
         ingested = time.monotonic() - t0 - 2  # minus the pause after the users
         topics = [f"{prefix}.hopsworks.{t}" for t in ("users", "project", "project_team")]
@@ -357,6 +382,13 @@ def main() -> None:
             f" {events / ingested:.0f} events/s; all settled after {converged:.1f}s"
         )
         print(f"  worker RSS               {rss_mb(proc.pid):.0f} MB")
+        print(f"  state topic lag (max)    {max_state_lag:.0f} records while producing")
+        lat = state_latencies(args.bootstrap, f"{prefix}.state")
+        if lat:
+            print(
+                f"  commit -> state topic    p50 {lat[len(lat) // 2] * 1000:.0f} ms"
+                f"   p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms   ({len(lat)} desired-state changes)"
+            )
         if args.harbor != "none":
             reconciles = total(samples, "hopsharbor_reconciles_total")
             state_changes = reconciles - total(samples, "hopsharbor_reconciles_total", result="skipped")

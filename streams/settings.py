@@ -65,7 +65,9 @@ class Settings(BaseSettings):
     adopted_projects: frozenset[str] = frozenset()
     robot_secrets_dir: Path = Path("robot-secrets")
     delete_users: bool = False
-    cache_ttl: float = 0.0  # seconds the reconciler trusts its last observation of a key (0 = off)
+    # Seconds the reconciler trusts what it last observed and wrote for a key, so an event costs
+    # about its writes only (0 = observe Harbor on every reconcile). Resyncs always observe afresh.
+    cache_ttl: float = 300.0
 
     # Mapping (see streams.mapping.config)
     role_map: dict[str, int | None] = Field(default_factory=lambda: dict(DEFAULT_ROLE_MAP))

@@ -56,6 +56,9 @@ def create_app(
         # the consumer refreshes its metadata: every 30 s rather than aiokafka's 5 minutes.
         consumer_metadata_max_age_ms=30_000,
         producer_acks=-1,
+        # Batch the state and changelog records of a burst (one Hopsworks action = several rows):
+        # far fewer produce requests for at most 5 ms more latency.
+        producer_linger=0.005,
         web_enabled=True,
         web_bind=settings.metrics_host,
         web_host=settings.metrics_host,
