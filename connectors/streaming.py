@@ -109,16 +109,30 @@ class StreamingSource:
                 if self._done or stop():
                     break
                 if due():
+                    self._sync_event_count(reader)
                     self._checkpointer.commit(ctx.offset(int(self._clock() * 1000)))
                     self._on_alive()
                     if self._heartbeat is not None and self._monotonic() >= next_heartbeat:
                         self._heartbeat(ctx)
                         next_heartbeat = self._monotonic() + self._heartbeat_interval_s
+            self._sync_event_count(reader)
             final = ctx.offset(int(self._clock() * 1000))
             self._checkpointer.commit(final)
             return final
         finally:
             reader.close()
+
+    def _sync_event_count(self, reader: Any) -> None:
+        """Count the rows events of other tables that the reader consumed without yielding them
+        (after the last handled event, so every event counted is fully processed)."""
+        ctx = self._ctx
+        assert ctx is not None
+        if ctx.in_tx:
+            ctx.event = max(ctx.event, getattr(reader, "rows_in_tx", 0))
+        skipped = getattr(reader, "skipped", 0)
+        if skipped:
+            self._checkpointer.skipped_events += skipped
+            reader.skipped = 0
 
     # -- handlers ---------------------------------------------------------------------------
 
@@ -165,7 +179,7 @@ class StreamingSource:
         assert ctx is not None
         if not ctx.in_tx:  # rows without a transaction start (not produced by known servers)
             ctx.begin(ev.file, ev.pos, None, ev.ts, ev.server_id)
-        index = ctx.event
+        index = ev.index if ev.index >= 0 else ctx.event
         rows = ev.rows
         if rows is None:
             self._checkpointer.skipped_events += 1
@@ -215,6 +229,9 @@ class StreamingSource:
 
     def _on_heartbeat(self, ev: HeartbeatEvent) -> None:
         self._on_alive()
+        # An idle stream: a stop condition that became true after the last commit is seen here.
+        if self._stop_when is not None and self._ctx is not None and not self._ctx.in_tx:
+            self._done = self._stop_when(self._ctx)
 
 
 def heartbeat_record(ctx: OffsetContext, now_ms: int) -> bytes:

@@ -221,6 +221,11 @@ class ConnectorTask:
             store = OffsetStore(sink, s.kafka_bootstrap, s.offsets_topic_name, self.key)
             checkpointer = Checkpointer(sink, store, lease, dispatcher, s.checkpoint_interval_s)
             offset = store.load()
+            # A first record now: the idempotent producer gets its id and the topic metadata
+            # before the clock of any snapshot or stream runs, and a Kafka that cannot take
+            # writes is found before MySQL is read.
+            sink.send(s.heartbeat_topic, self.key, b'{"starting":true}')
+            sink.flush()
             checkpointer.last = offset
             log.info("stored offset: %s", offset.describe() if offset else "none")
 

@@ -122,7 +122,7 @@ class RowsEvent(BinlogEvent):
     not captured, `rows` is None: it was never decoded.
     """
 
-    __slots__ = ("table", "op", "rows")
+    __slots__ = ("table", "op", "rows", "index")
 
     def __init__(
         self,
@@ -134,8 +134,10 @@ class RowsEvent(BinlogEvent):
         table: TableInfo,
         op: str,
         rows: list[Any] | None,
+        index: int = -1,
     ) -> None:
         super().__init__(file, pos, next_pos, ts, server_id)
         self.table = table
         self.op = op
         self.rows = rows
+        self.index = index  # position among the rows events of its transaction (-1: unknown)

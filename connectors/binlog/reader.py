@@ -88,6 +88,11 @@ class BinlogReader:
         self.use_checksum = False
         self.file = start.file or ""
         self.cache: TableMapCache | None = None
+        # Rows events (of any table) read since the current transaction began. Rows events of
+        # tables that are not captured are counted here and not yielded at all: the skip path
+        # (most of the binlog on a shared server) then costs a header parse and a dict lookup.
+        self.rows_in_tx = 0
+        self.skipped = 0
 
     def _captured(self, schema: str, table: str) -> bool:
         return schema == self.config.database and table in self.config.tables
@@ -164,20 +169,6 @@ class BinlogReader:
             except Exception:  # noqa: BLE001 - closing a broken replication socket may fail; nothing to do
                 pass
 
-    def _read_packet(self, rfile: Any) -> bytes:
-        head = rfile.read(4)
-        if len(head) < 4:
-            raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during binlog read")
-        length = head[0] | head[1] << 8 | head[2] << 16
-        data = rfile.read(length)
-        while length == 0xFFFFFF:  # a packet of 16 MiB - 1 is continued by the next one
-            head = rfile.read(4)
-            length = head[0] | head[1] << 8 | head[2] << 16
-            data += rfile.read(length)
-        if len(data) < length:
-            raise pymysql.err.OperationalError(2013, "Lost connection to MySQL server during binlog read")
-        return data
-
     def events(self) -> Iterator[BinlogEvent]:
         """Yield events of interest (TABLE_MAPs are consumed here). Blocks while the binlog is idle;
         the server's heartbeats wake it every heartbeat_s."""
@@ -187,43 +178,55 @@ class BinlogReader:
         cache = self.cache
         assert conn is not None and cache is not None
         rfile = conn._rfile
-        read_packet = self._read_packet
+        read = rfile.read
         unpack_header = _HEADER.unpack_from
         tail = 4 if self.use_checksum else 0
         rows_ops = _ROWS_OPS
         by_id = cache.by_id
+        by_body = cache.by_body
         while True:
-            data = read_packet(rfile)
+            # The common case inline (this loop runs for every binlog event of the server):
+            # one packet < 16 MiB, not an error, not EOF.
+            head = read(4)
+            length = head[0] | head[1] << 8 | head[2] << 16 if len(head) == 4 else -1
+            if 0 <= length < 0xFFFFFF:
+                data = read(length)
+                if len(data) < length:
+                    raise _lost()
+            elif length < 0:
+                raise _lost()
+            else:
+                data = read(length)
+                while length == 0xFFFFFF:  # a packet of 16 MiB - 1 is continued by the next one
+                    head = read(4)
+                    length = head[0] | head[1] << 8 | head[2] << 16
+                    data += read(length)
             first = data[0]
-            if first == 0xFF:
-                raise_mysql_exception(data)
-            if first == 0xFE and len(data) < 9:
-                return  # EOF: only in non-blocking mode, which this reader does not use
+            if first:
+                if first == 0xFF:
+                    raise_mysql_exception(data)
+                if first == 0xFE and len(data) < 9:
+                    return  # EOF: only in non-blocking mode, which this reader does not use
             ts, etype, server_id, size, next_pos, _flags = unpack_header(data, 1)
             end = len(data) - tail
             pos = next_pos - size if next_pos >= size else 0
             op = rows_ops.get(etype)
             if op is not None:
-                table_id = int.from_bytes(data[20:26], "little")
-                info = by_id.get(table_id)
+                info = by_id.get(int.from_bytes(data[20:26], "little"))
+                self.rows_in_tx += 1
                 if info is None or not info.captured:
-                    yield RowsEvent(
-                        self.file, pos, next_pos, ts, server_id, info or _unknown(table_id), op, None
-                    )
+                    self.skipped += 1
                     continue
-                yield RowsEvent(
-                    self.file,
-                    pos,
-                    next_pos,
-                    ts,
-                    server_id,
-                    info,
-                    op,
-                    self._decode_rows(data, end, etype, info, op),
-                )
+                rows = self._decode_rows(data, end, etype, info, op)
+                yield RowsEvent(self.file, pos, next_pos, ts, server_id, info, op, rows, self.rows_in_tx - 1)
             elif etype == _TABLE_MAP:
-                cache.on_table_map(data, end)
+                info = by_body.get(data[20:end])
+                if info is None:
+                    cache.on_table_map(data, end)
+                else:
+                    by_id[info.table_id] = info
             elif etype == _MARIADB_GTID:
+                self.rows_in_tx = 0
                 seq, domain, flags = struct.unpack_from("<QIB", data, 20)
                 yield GtidEvent(
                     self.file,
@@ -237,8 +240,10 @@ class BinlogReader:
                     bool(flags & _MARIADB_FL_STANDALONE),
                 )
             elif etype == _XID:
+                self.rows_in_tx = 0
                 yield XidEvent(self.file, pos, next_pos, ts, server_id)
             elif etype == _MYSQL_GTID:
+                self.rows_in_tx = 0
                 sid = str(uuid.UUID(bytes=bytes(data[21:37])))
                 (gno,) = struct.unpack_from("<q", data, 37)
                 yield GtidEvent(self.file, pos, next_pos, ts, server_id, f"{sid}:{gno}", sid, gno, False)
@@ -291,6 +296,10 @@ class BinlogReader:
         return rows
 
 
+def _lost() -> pymysql.err.OperationalError:
+    return pymysql.err.OperationalError(2013, "Lost connection to MySQL server during binlog read")
+
+
 _FULL: dict[int, bytes] = {}
 
 
@@ -300,15 +309,3 @@ def _full_bitmap(ncols: int) -> bytes:
         value = (1 << ncols) - 1
         bm = _FULL[ncols] = value.to_bytes((ncols + 7) >> 3, "little")
     return bm
-
-
-_UNKNOWN: dict[int, TableInfo] = {}
-
-
-def _unknown(table_id: int) -> TableInfo:
-    info = _UNKNOWN.get(table_id)
-    if info is None:
-        if len(_UNKNOWN) > 1024:
-            _UNKNOWN.clear()
-        info = _UNKNOWN[table_id] = TableInfo(table_id, "", "", captured=False)
-    return info

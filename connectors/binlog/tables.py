@@ -117,19 +117,19 @@ class TableMapCache:
         self._captured = captured
         self._ctl = _CtlStub(dbms)
         self._use_checksum = use_checksum
-        self._by_body: dict[bytes, TableInfo] = {}
+        self.by_body: dict[bytes, TableInfo] = {}
         self.by_id: dict[int, TableInfo] = {}
         self.parsed = 0  # how many TABLE_MAPs were parsed in full (cache misses of captured tables)
 
     def on_table_map(self, data: bytes, end: int) -> TableInfo:
         """Called by the reader for each TABLE_MAP packet (`data` = packet incl. the OK byte)."""
         body = data[20:end]
-        info = self._by_body.get(body)
+        info = self.by_body.get(body)
         if info is None:
             info = self._parse(data, body)
-            if len(self._by_body) > 4096:  # DDL-heavy streams: bound the memory
-                self._by_body.clear()
-            self._by_body[body] = info
+            if len(self.by_body) > 4096:  # DDL-heavy streams: bound the memory
+                self.by_body.clear()
+            self.by_body[body] = info
         self.by_id[info.table_id] = info
         return info
 

@@ -65,7 +65,8 @@ class TaskThread:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _stop_when(self, ctx: Any) -> bool:
-        return self.target is not None and gtid_seq(ctx.last_gtid) >= self.target
+        # the GTID position (not just the last commit seen): a snapshot may start past the target
+        return self.target is not None and gtid_seq(ctx.gtids) >= self.target
 
     def _run(self) -> None:
         self.code = self.task.run()
