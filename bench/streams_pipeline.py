@@ -51,6 +51,7 @@ def serve(harbor: str) -> int:
     from streams.app import create_app
     from streams.app.observability import HarborMetrics
     from streams.app.wiring import build_reconciler
+    from streams.commands import quiet_worker_logs
     from streams.harbor import HarborClient
     from streams.reconcile import ReconcileConfig, Reconciler
     from streams.secrets import DirectorySecretStore
@@ -86,6 +87,7 @@ def serve(harbor: str) -> int:
         return web.json(counts)
 
     worker = faust.Worker(built.app, loglevel="WARNING")
+    quiet_worker_logs(worker)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
@@ -362,7 +364,9 @@ def main() -> None:
         max_state_lag = 0.0
         while True:
             current = scrape(port)
-            max_state_lag = max(max_state_lag, total(current, "hopsharbor_consumer_lag", topic=f"{prefix}.state"))
+            max_state_lag = max(
+                max_state_lag, total(current, "hopsharbor_consumer_lag", topic=f"{prefix}.state")
+            )
             if total(current, "hopsharbor_worker_events_total") >= expected:
                 break
             time.sleep(0.1)
@@ -387,7 +391,8 @@ def main() -> None:
         if lat:
             print(
                 f"  commit -> state topic    p50 {lat[len(lat) // 2] * 1000:.0f} ms"
-                f"   p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms   ({len(lat)} desired-state changes)"
+                f"   p90 {lat[int(len(lat) * 0.9)] * 1000:.0f} ms   p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms"
+                f"   ({len(lat)} desired-state changes)"
             )
         if args.harbor != "none":
             reconciles = total(samples, "hopsharbor_reconciles_total")
@@ -407,7 +412,11 @@ def main() -> None:
                 )
             )
             print(
-                f"  Harbor calls per change  {calls / max(1, state_changes):.2f}"
+                f"  Harbor calls per desired-state change  {calls / max(1, len(lat)):.2f}"
+                f" (writes {writes / max(1, len(lat)):.2f})"
+            )
+            print(
+                f"  Harbor calls per reconcile  {calls / max(1, state_changes):.2f}"
                 f"  (writes {writes / max(1, state_changes):.2f};"
                 f" {calls:.0f} calls, {writes:.0f} writes for {state_changes:.0f} reconciles)"
             )

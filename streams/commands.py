@@ -27,7 +27,7 @@ from streams.app.state_reader import StateTopicError, read_state
 from streams.desired.model import StateKey
 from streams.settings import Settings
 
-__all__ = ["reconcile_keys", "register", "replay_state"]
+__all__ = ["quiet_worker_logs", "reconcile_keys", "register", "replay_state"]
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +78,20 @@ def _worker(args: argparse.Namespace) -> int:
 
     built.app.on_before_shutdown.connect(close_client)
     worker = faust.Worker(built.app, loglevel=str(getattr(args, "log_level", "INFO")).upper())
+    quiet_worker_logs(worker)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+def quiet_worker_logs(worker: Any) -> None:
+    """No terminal spinner: at WARNING and above, Faust feeds it by setting the root logger to DEBUG,
+    so every debug call of aiokafka and Faust builds a log record (a few % of the worker's CPU).
+    httpx logs each request at INFO: the Harbor calls are counted in metrics instead."""
+    worker.spinner = None
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 # -- reconcile / replay: the testable cores ------------------------------------------------------
