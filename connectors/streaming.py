@@ -29,6 +29,7 @@ from connectors.binlog import (
     QueryEvent,
     RotateEvent,
     RowsEvent,
+    SkippedTransactionEvent,
     StartPosition,
     XidEvent,
 )
@@ -50,6 +51,7 @@ class StreamingSource:
         QueryEvent: "_on_query",
         RowsEvent: "_on_rows",
         XidEvent: "_on_commit",
+        SkippedTransactionEvent: "_on_skipped_transaction",
         RotateEvent: "_on_rotate",
         HeartbeatEvent: "_on_heartbeat",
     }
@@ -217,6 +219,13 @@ class StreamingSource:
         assert ctx is not None
         ctx.commit(ev.file, ev.next_pos)
         self._explicit = False
+        if self._stop_when is not None and self._stop_when(ctx):
+            self._done = True
+
+    def _on_skipped_transaction(self, ev: SkippedTransactionEvent) -> None:
+        ctx = self._ctx
+        assert ctx is not None
+        ctx.skip_transaction(ev.gtid, ev.file, ev.next_pos, ev.server_id)
         if self._stop_when is not None and self._stop_when(ctx):
             self._done = True
 

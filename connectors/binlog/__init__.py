@@ -9,6 +9,7 @@ from connectors.binlog.events import (
     QueryEvent,
     RotateEvent,
     RowsEvent,
+    SkippedTransactionEvent,
     XidEvent,
 )
 from connectors.binlog.reader import BinlogReader, ReaderConfig, StartPosition
@@ -23,6 +24,7 @@ __all__ = [
     "ReaderConfig",
     "RotateEvent",
     "RowsEvent",
+    "SkippedTransactionEvent",
     "StartPosition",
     "TableInfo",
     "TableMapCache",

@@ -20,6 +20,7 @@ __all__ = [
     "QueryEvent",
     "RotateEvent",
     "RowsEvent",
+    "SkippedTransactionEvent",
     "XidEvent",
 ]
 
@@ -141,3 +142,10 @@ class RowsEvent(BinlogEvent):
         self.op = op
         self.rows = rows
         self.index = index  # position among the rows events of its transaction (-1: unknown)
+
+
+class SkippedTransactionEvent(GtidEvent):
+    """A whole transaction without rows of captured tables nor statements (GTID ... XID):
+    `pos` is where it starts, `next_pos` where the next one starts."""
+
+    __slots__ = ()

@@ -31,6 +31,7 @@ from connectors.binlog.events import (
     QueryEvent,
     RotateEvent,
     RowsEvent,
+    SkippedTransactionEvent,
     XidEvent,
 )
 from connectors.binlog.tables import TableInfo, TableMapCache
@@ -184,6 +185,7 @@ class BinlogReader:
         rows_ops = _ROWS_OPS
         by_id = cache.by_id
         by_body = cache.by_body
+        pending: GtidEvent | None = None
         while True:
             # The common case inline (this loop runs for every binlog event of the server):
             # one packet < 16 MiB, not an error, not EOF.
@@ -217,6 +219,9 @@ class BinlogReader:
                 if info is None or not info.captured:
                     self.skipped += 1
                     continue
+                if pending is not None:
+                    yield pending
+                    pending = None
                 rows = self._decode_rows(data, end, etype, info, op)
                 yield RowsEvent(self.file, pos, next_pos, ts, server_id, info, op, rows, self.rows_in_tx - 1)
             elif etype == _TABLE_MAP:
@@ -228,7 +233,7 @@ class BinlogReader:
             elif etype == _MARIADB_GTID:
                 self.rows_in_tx = 0
                 seq, domain, flags = struct.unpack_from("<QIB", data, 20)
-                yield GtidEvent(
+                gtid_event = GtidEvent(
                     self.file,
                     pos,
                     next_pos,
@@ -239,15 +244,39 @@ class BinlogReader:
                     seq,
                     bool(flags & _MARIADB_FL_STANDALONE),
                 )
+                if gtid_event.standalone:
+                    yield gtid_event
+                else:
+                    # Held back until the transaction shows a captured row or a statement: most
+                    # transactions on a shared server touch other tables only, and then a single
+                    # SkippedTransactionEvent replaces GTID + XID.
+                    pending = gtid_event
             elif etype == _XID:
                 self.rows_in_tx = 0
-                yield XidEvent(self.file, pos, next_pos, ts, server_id)
+                if pending is not None:
+                    yield SkippedTransactionEvent(
+                        pending.file,
+                        pending.pos,
+                        next_pos,
+                        ts,
+                        server_id,
+                        pending.gtid,
+                        pending.domain,
+                        pending.seq,
+                        False,
+                    )
+                    pending = None
+                else:
+                    yield XidEvent(self.file, pos, next_pos, ts, server_id)
             elif etype == _MYSQL_GTID:
                 self.rows_in_tx = 0
                 sid = str(uuid.UUID(bytes=bytes(data[21:37])))
                 (gno,) = struct.unpack_from("<q", data, 37)
                 yield GtidEvent(self.file, pos, next_pos, ts, server_id, f"{sid}:{gno}", sid, gno, False)
             elif etype == _QUERY:
+                if pending is not None:
+                    yield pending
+                    pending = None
                 thread_id, _exec, schema_len, _err, status_len = struct.unpack_from("<IIBHH", data, 20)
                 p = 33 + status_len
                 schema = bytes(data[p : p + schema_len]).decode("utf-8", "replace")

@@ -56,6 +56,15 @@ def start_process(s: Any, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def wait_streaming(log: Path, runs: int, timeout: float = 60) -> None:
+    """Until the `runs`-th process started on this log file reads the binlog."""
+    wait_until(
+        lambda: log.exists() and log.read_text().count("connectors.streaming: streaming from") >= runs,
+        timeout,
+        f"run {runs} streaming",
+    )
+
+
 def topic_end(s: Any, table: str) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
@@ -124,13 +133,14 @@ def test_kill_9_while_streaming_loses_nothing_and_repeats_only_after_the_stored_
 
     log = tmp_path / "connector.log"
     proc = start_process(s, log)
-    wait_until(lambda: load_offset(s) is not None, 60, "first offset")
+    wait_streaming(log, 1)
     w = threading.Thread(target=writer, daemon=True)
     w.start()
     kills: list[tuple[SourceOffset, int]] = []
     rng = random.Random()
-    for _ in range(3):
-        time.sleep(rng.uniform(0.3, 1.2))
+    for run in range(1, 4):
+        wait_streaming(log, run)
+        time.sleep(rng.uniform(0.1, 0.8))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         offset = load_offset(s)
@@ -139,6 +149,7 @@ def test_kill_9_while_streaming_loses_nothing_and_repeats_only_after_the_stored_
         proc = start_process(s, log)
     w.join(120)
     assert done.is_set()
+    wait_streaming(log, 4)
     wait_caught_up(s, last_gtid(conn))
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == EXIT_OK, log.read_text()[-3000:]
@@ -191,6 +202,7 @@ def test_kill_9_while_snapshotting_resumes_after_the_last_stored_key(mysql_db, s
         cur.execute("UPDATE users SET status=9 WHERE uid IN (1, 29999)")
         cur.execute("DELETE FROM users WHERE uid=2")
     proc = start_process(s, log)
+    wait_streaming(log, 1)
     wait_caught_up(s, last_gtid(conn))
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == EXIT_OK, log.read_text()[-3000:]

@@ -126,3 +126,12 @@ def test_checkpoints_inside_a_transaction_name_its_start_and_counters() -> None:
     for i, call in enumerate(sink.calls):
         if call == "store":
             assert sink.calls[i - 1] == "flush"
+
+
+def test_a_skipped_transaction_moves_the_position_past_it() -> None:
+    from connectors.binlog import SkippedTransactionEvent
+
+    skipped = SkippedTransactionEvent("binlog.000001", 5000, 5400, 1700000000, 1, "0-1-14", 0, 14, False)
+    sink, store, final, _ = run([*script(), skipped], START)
+    assert (final.gtids, final.pos, final.event) == ("0-1-14", 5400, 0)
+    assert len([e for e in sink.events() if e]) == 5, "nothing published for it"
