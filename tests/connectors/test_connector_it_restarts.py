@@ -330,3 +330,38 @@ def test_offsets_show_set_reset(mysql_db, stack, topic_prefix):
     assert code == 0, out
     code, out = run_cli("offsets", "show", env=env)
     assert json.loads(out[out.index("{") :])["offset"] is None
+
+
+def test_reconnects_when_the_replication_connection_is_killed(mysql_db, stack, topic_prefix):
+    from connectors import metrics
+
+    s = settings_for(mysql_db, stack, topic_prefix, tables=("users",), snapshot_mode="never")
+    runner = TaskThread(s).start()
+    conn = mysql_db.connect()
+    with conn.cursor() as cur:
+        insert_user(cur, 1)
+    before = metrics.RECONNECTS._value.get()
+    root = root_connect(stack)
+    dumps: list[int] = []
+
+    def dump_threads() -> bool:
+        with root.cursor() as cur:
+            cur.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE COMMAND LIKE 'Binlog Dump%%'"
+                " AND USER=%s",
+                (mysql_db.capture_user,),
+            )
+            dumps[:] = [int(r[0]) for r in cur.fetchall()]
+        return bool(dumps)
+
+    wait_until(dump_threads, 20, "the connector's binlog dump thread")
+    with root.cursor() as cur:
+        for thread_id in dumps:
+            cur.execute(f"KILL {thread_id}")
+    root.close()
+    with conn.cursor() as cur:
+        insert_user(cur, 2)
+    assert runner.until(last_gtid(conn)) == EXIT_OK
+    assert metrics.RECONNECTS._value.get() > before
+    records = read_topic(s.kafka_bootstrap, s.topic_for("users"))
+    assert sorted({v["after"]["uid"] for _k, v in records if v}) == [1, 2]
