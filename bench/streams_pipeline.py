@@ -407,7 +407,8 @@ def main() -> None:
         if lat:
             print(
                 f"  commit -> state topic    p50 {lat[len(lat) // 2] * 1000:.0f} ms"
-                f"   p90 {lat[int(len(lat) * 0.9)] * 1000:.0f} ms   p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms"
+                f"   p90 {lat[int(len(lat) * 0.9)] * 1000:.0f} ms"
+                f"   p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms"
                 f"   ({len(lat)} desired-state changes)"
             )
         if args.harbor != "none":

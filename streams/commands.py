@@ -72,11 +72,11 @@ def _worker(args: argparse.Namespace) -> int:
         return 2
     built = create_app(settings, reconciler)
 
-    async def close_client(sender: Any, **kwargs: Any) -> None:
+    async def close_client(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         if client is not None:
             await client.aclose()
 
-    built.app.on_before_shutdown.connect(close_client)
+    built.app.on_before_shutdown.connect(close_client)  # type: ignore[arg-type]
     worker = faust.Worker(built.app, loglevel=str(getattr(args, "log_level", "INFO")).upper())
     quiet_worker_logs(worker)
     try:

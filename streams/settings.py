@@ -18,6 +18,7 @@ from streams.desired.model import RobotState
 from streams.mapping.config import (
     DEFAULT_ROBOTS,
     DEFAULT_ROLE_MAP,
+    DEFAULT_SERVICE_ACCOUNTS,
     INACTIVE_STATUSES,
     MappingConfig,
     UsernameSource,
@@ -77,7 +78,7 @@ class Settings(BaseSettings):
     project_prefix: str = ""
     default_quota: int = -1
     robots: tuple[RobotState, ...] = DEFAULT_ROBOTS
-    service_accounts: dict[str, str | None] = Field(default_factory=lambda: {"serving@hopsworks.se": None})
+    service_accounts: dict[str, str | None] = Field(default_factory=lambda: dict(DEFAULT_SERVICE_ACCOUNTS))
     db_auth: bool = True
 
     def cdc_topic(self, table: str) -> str:

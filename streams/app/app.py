@@ -33,7 +33,7 @@ __all__ = ["create_app"]
 
 def create_app(
     settings: Settings,
-    reconciler: ReconcilerLike,
+    reconciler: ReconcilerLike | None,
     *,
     classify: Callable[[BaseException], Verdict] = harbor_verdict,
     clock: Callable[[], float] = time.time,
@@ -44,6 +44,8 @@ def create_app(
     """Build the worker. `state_sink` / `dead_letter_sink` replace the sends to the state and
     dead-letter topics (seams for unit tests, which have no broker); `classify`, `clock` and
     `sleep` are passed to the KeyedRunner."""
+    if reconciler is None and settings.reconcile_enabled:
+        raise ValueError("a reconciler is needed unless HOPSHARBOR_RECONCILE_ENABLED=false")
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -69,11 +71,17 @@ def create_app(
     tables = declare_tables(app, settings)
     mirror = Mirror(tables, settings.mapping_config())
 
+    # Both output topics are created through Faust (maybe_declare: once, then cached) before the first
+    # send: Faust refreshes the producer's metadata after creating a topic. A topic auto-created by
+    # a produce request instead can leave its first batch waiting for a leader until the next
+    # metadata refresh (5 minutes), and every commit's producer flush with it.
     async def dead_letter(record: DeadLetter) -> None:
+        await topics.dlq.maybe_declare()
         await topics.dlq.send(key=record.key, value=record.model_dump_json().encode())
 
     async def send_state(emission: Emission, origin: Origin) -> None:
         value = emission.value
+        await topics.state.maybe_declare()
         await topics.state.send(
             key=emission.key.encode().encode(),
             value=None if value is None else value.encode(),
@@ -85,7 +93,7 @@ def create_app(
         return value if isinstance(value, str) else None
 
     runner = KeyedRunner(
-        reconciler,
+        reconciler or _NoReconciler(),
         lookup,
         dead_letter_sink or dead_letter,
         parallelism=settings.parallelism,
@@ -105,10 +113,10 @@ def create_app(
             app, mirror, runner, interval=settings.resync_interval, on_start=settings.resync_on_start
         )
 
-    async def stop_runner(sender: Any, **kwargs: Any) -> None:
+    async def stop_runner(sender: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         runner.stop()  # background retries die with the process; the startup resync redoes them
 
-    app.on_before_shutdown.connect(stop_runner)
+    app.on_before_shutdown.connect(stop_runner)  # type: ignore[arg-type]  # mode types its receivers oddly
     init_metrics()
     register_lag(app, [*settings.cdc_topics().values(), settings.state_topic], settings.lag_interval)
     register_pages(app)
@@ -122,3 +130,16 @@ def create_app(
         agents=agents,
         resync=resync,
     )
+
+
+class _NoReconciler:
+    """Stands in when reconciliation is switched off: the reconcile agent and resync are not
+    registered then, so nothing calls it."""
+
+    async def reconcile(
+        self, key: Any, desired: Any, *, request_id: str | None = None, fresh: bool = False
+    ) -> Any:
+        raise RuntimeError("reconciliation is switched off (HOPSHARBOR_RECONCILE_ENABLED=false)")
+
+    async def plan(self, key: Any, desired: Any) -> list[Any]:
+        return []

@@ -78,12 +78,12 @@ def register_pages(app: faust.App) -> None:
     """/metrics (Prometheus text format) and /healthz (200 once the worker runs, 503 otherwise)."""
 
     @app.page("/metrics")
-    async def metrics_page(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+    async def metrics_page(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         # aiohttp refuses a charset inside content_type=, so the full value goes in as a header
         return web.bytes(generate_latest(REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/healthz")
-    async def healthz(web: faust.web.Web, request: faust.web.Request) -> faust.web.Response:
+    async def healthz(web: faust.web.View, request: faust.web.Request) -> faust.web.Response:
         crashed = bool(getattr(app, "crash_reason", None))
         ok = app.started and not crashed
         body = {"status": "ok" if ok else "unavailable", "rebalancing": bool(app.rebalancing)}

@@ -46,7 +46,7 @@ class KeyPartitionedTable(faust.Table):
 
 def declare_tables(app: faust.App, settings: Settings) -> MirrorTables:
     def table(name: str) -> faust.Table:
-        return app.tables.add(
+        return app.tables.add(  # type: ignore[return-value]
             KeyPartitionedTable(
                 app,
                 name=name,

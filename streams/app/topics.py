@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import faust
 from faust.types import TopicT
@@ -17,8 +18,6 @@ from faust.types import TopicT
 from streams.settings import Settings
 
 __all__ = ["Topics", "declare_topics"]
-
-RAW = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
 
 
 @dataclass(frozen=True)
@@ -28,22 +27,28 @@ class Topics:
     dlq: TopicT
 
 
+def _raw(app: faust.App, name: str, **kwargs: Any) -> TopicT:
+    return app.topic(
+        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw", **kwargs
+    )
+
+
 def declare_topics(app: faust.App, settings: Settings) -> Topics:
     return Topics(
-        cdc={table: app.topic(name, **RAW) for table, name in settings.cdc_topics().items()},
-        state=app.topic(
+        cdc={table: _raw(app, name) for table, name in settings.cdc_topics().items()},
+        state=_raw(
+            app,
             settings.state_topic,
             internal=True,
             compacting=True,
             partitions=settings.topic_partitions,
             replicas=settings.topic_replication,
-            **RAW,
         ),
-        dlq=app.topic(
+        dlq=_raw(
+            app,
             settings.dlq_topic,
             internal=True,
             partitions=1,
             replicas=settings.topic_replication,
-            **RAW,
         ),
     )

@@ -12,7 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from streams.desired.model import RobotState
 
-__all__ = ["DEFAULT_ROBOTS", "DEFAULT_ROLE_MAP", "INACTIVE_STATUSES", "MappingConfig", "UsernameSource"]
+__all__ = [
+    "DEFAULT_ROBOTS",
+    "DEFAULT_ROLE_MAP",
+    "DEFAULT_SERVICE_ACCOUNTS",
+    "INACTIVE_STATUSES",
+    "MappingConfig",
+    "UsernameSource",
+]
 
 # team_role -> Harbor role_id; None = not a member (the transient role during project deletion).
 DEFAULT_ROLE_MAP: dict[str, int | None] = {
@@ -23,6 +30,9 @@ DEFAULT_ROLE_MAP: dict[str, int | None] = {
 
 # users.status values of users who must lose every membership: 3 DEACTIVATED, 4 BLOCKED, 6 SPAM.
 INACTIVE_STATUSES: frozenset[int] = frozenset({3, 4, 6})
+
+# Service accounts that are members of every project: skipped by default.
+DEFAULT_SERVICE_ACCOUNTS: dict[str, str | None] = {"serving@hopsworks.se": None}
 
 DEFAULT_ROBOTS: tuple[RobotState, ...] = (
     RobotState(name="pull", actions=("pull",)),
@@ -53,5 +63,5 @@ class MappingConfig(BaseModel):
     robots: tuple[RobotState, ...] = DEFAULT_ROBOTS
     # Service accounts by email: None = skipped (no Harbor user, no membership);
     # a string = the Harbor account their memberships map to (an account managed outside hopsharbor).
-    service_accounts: dict[str, str | None] = Field(default_factory=lambda: {"serving@hopsworks.se": None})
+    service_accounts: dict[str, str | None] = Field(default_factory=lambda: dict(DEFAULT_SERVICE_ACCOUNTS))
     db_auth: bool = True  # False = LDAP/OIDC: remote users (mode 1) get no Harbor user record
