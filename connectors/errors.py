@@ -96,7 +96,9 @@ def classify(exc: BaseException) -> ConnectorError:
     if isinstance(exc, pymysql.err.MySQLError):
         code = exc.args[0] if exc.args and isinstance(exc.args[0], int) else 0
         if code == _MYSQL_PURGED:
-            return PositionPurgedError(f"the binlog position is no longer on the server: {str(exc.args[-1]).rstrip('.')}")
+            return PositionPurgedError(
+                f"the binlog position is no longer on the server: {str(exc.args[-1]).rstrip('.')}"
+            )
         if code in _MYSQL_RETRIABLE or isinstance(exc, pymysql.err.InterfaceError):
             return RetriableError(f"MySQL: {exc}", "mysql")
         return FatalError(f"MySQL: {exc}", "mysql")
