@@ -71,17 +71,26 @@ def create_app(
     tables = declare_tables(app, settings)
     mirror = Mirror(tables, settings.mapping_config())
 
-    # Both output topics are created through Faust (maybe_declare: once, then cached) before the first
-    # send: Faust refreshes the producer's metadata after creating a topic. A topic auto-created by
-    # a produce request instead can leave its first batch waiting for a leader until the next
-    # metadata refresh (5 minutes), and every commit's producer flush with it.
+    # Both output topics are created through Faust once, before their first send: Faust refreshes
+    # the producer's metadata after creating a topic. A topic auto-created by a produce request
+    # instead can leave its first batch waiting for a leader until the next metadata refresh
+    # (5 minutes), and every commit's producer flush with it. (maybe_declare itself is not cached:
+    # it asks the broker each time.)
+    declared: set[str] = set()
+
+    async def declare_once(topic: Any) -> None:
+        name = topic.get_topic_name()
+        if name not in declared:
+            await topic.maybe_declare()
+            declared.add(name)
+
     async def dead_letter(record: DeadLetter) -> None:
-        await topics.dlq.maybe_declare()
+        await declare_once(topics.dlq)
         await topics.dlq.send(key=record.key, value=record.model_dump_json().encode())
 
     async def send_state(emission: Emission, origin: Origin) -> None:
         value = emission.value
-        await topics.state.maybe_declare()
+        await declare_once(topics.state)
         await topics.state.send(
             key=emission.key.encode().encode(),
             value=None if value is None else value.encode(),
