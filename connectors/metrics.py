@@ -69,6 +69,11 @@ SNAPSHOT_PROGRESS = Gauge(
 SNAPSHOT_RUNNING = Gauge(
     "hopsharbor_connector_snapshot_running", "1 while a snapshot is running", registry=REGISTRY
 )
+HEARTBEAT_TIMESTAMP = Gauge(
+    "hopsharbor_heartbeat_timestamp_seconds",
+    "Unix time of the newest pipeline heartbeat the connector published to Kafka",
+    registry=REGISTRY,
+)
 STREAMING = Gauge("hopsharbor_connector_streaming", "1 while reading the binlog", registry=REGISTRY)
 ERRORS = Counter(
     "hopsharbor_connector_errors",

@@ -259,7 +259,9 @@ class ConnectorTask:
             self.alive()
 
             def heartbeat(ctx: OffsetContext) -> None:
-                sink.send(s.heartbeat_topic, self.key, heartbeat_record(ctx, int(self._clock() * 1000)))
+                now = self._clock()
+                sink.send(s.heartbeat_topic, self.key, heartbeat_record(ctx, int(now * 1000)))
+                metrics.HEARTBEAT_TIMESTAMP.set(now)
 
             streaming = StreamingSource(
                 self._reader,

@@ -87,6 +87,10 @@ CONSUMER_LAG = Gauge(
     "End offset minus committed offset, per input partition.",
     ["topic", "partition"],
 )
+HEARTBEAT_TIMESTAMP = Gauge(
+    "hopsharbor_heartbeat_timestamp_seconds",
+    "Connector time (unix seconds) of the newest pipeline heartbeat the worker consumed.",
+)
 END_TO_END_LATENCY = Histogram(
     "hopsharbor_end_to_end_latency_seconds",
     "From the database commit (source.ts_ms) to the Harbor change it caused.",

@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from streams.app.agents import heartbeat as heartbeat_agent
 from streams.app.agents import ingest as ingest_agents
 from streams.app.agents import reconcile as reconcile_agent
 from streams.app.agents import resync as resync_timer
@@ -115,6 +116,7 @@ def create_app(
     agents: dict[str, Any] = {}
     agents.update(ingest_agents.register(app, topics.cdc, ingestor))
     register_image_agents(app, settings, project_rows=tables.projects, dead_letter_topic=topics.dlq)
+    heartbeat_agent.register(app, settings.topic_prefix)
     resync = None
     if settings.reconcile_enabled:
         agents.update(reconcile_agent.register(app, topics.state, runner))

@@ -27,9 +27,7 @@ EXPECTED_UIDS = {"hopsharbor-overview.json": "hopsharbor-overview"}
 
 # Read by a dashboard or rule but not declared yet by the code (the issues implementing them are
 # open). Each is an expected failure with its reason; remove the entry when the metric lands.
-PENDING: dict[str, str] = {
-    "hopsharbor_heartbeat_timestamp_seconds": "pipeline heartbeat metric not declared by the worker yet",
-}
+PENDING: dict[str, str] = {}
 
 
 def test_committed_files_equal_what_build_py_generates() -> None:
