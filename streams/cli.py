@@ -17,12 +17,12 @@ from collections.abc import Sequence
 __all__ = ["main", "COMMAND_MODULES"]
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "connectors.cli",      # hopsharbor connector run | offsets show|set|reset
-    "streams.commands",    # hopsharbor worker | reconcile | replay
+    "connectors.cli",  # hopsharbor connector run | offsets show|set|reset
+    "streams.commands",  # hopsharbor worker | reconcile | replay
     "streams.images.cli",  # hopsharbor base-image build|push
     "streams.tools.simulate",  # hopsharbor simulate
-    "streams.tools.verify",    # hopsharbor verify
-    "streams.tools.status",    # hopsharbor status
+    "streams.tools.verify",  # hopsharbor verify
+    "streams.tools.status",  # hopsharbor status
 )
 
 

@@ -64,7 +64,9 @@ class Stack:
     def require(self, name: str) -> None:
         """Fail (not skip) when a server of the stack is down: integration tests need it."""
         if not self.is_up(name):
-            pytest.fail(f"{name} is not listening on 127.0.0.1:{self.port(name)}: run `deploy/local/stack up`")
+            pytest.fail(
+                f"{name} is not listening on 127.0.0.1:{self.port(name)}: run `deploy/local/stack up`"
+            )
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +90,14 @@ class MySQLDatabase:
         import pymysql
 
         return pymysql.connect(
-            host=self.host, port=self.port, user=self.user, password=self.password,
-            database=self.name, autocommit=True, charset="utf8mb4", **kwargs,
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=self.name,
+            autocommit=True,
+            charset="utf8mb4",
+            **kwargs,
         )
 
 

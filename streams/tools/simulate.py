@@ -46,11 +46,20 @@ class DatabaseSettings(BaseSettings):
     def connect(self) -> Any:
         import pymysql
 
-        return pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.secret(),
-                               database=self.database, charset="utf8mb4", autocommit=False)
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.secret(),
+            database=self.database,
+            charset="utf8mb4",
+            autocommit=False,
+        )
 
 
-def run_workload(conn: Any, steps: list[Step], progress: Callable[[int, int, Step], None] | None = None) -> None:
+def run_workload(
+    conn: Any, steps: list[Step], progress: Callable[[int, int, Step], None] | None = None
+) -> None:
     """Execute each step as one transaction on `conn` (a DB-API connection, autocommit off)."""
     for i, step in enumerate(steps, 1):
         try:
@@ -70,19 +79,28 @@ def _print_progress(i: int, total: int, step: Step) -> None:
     if sys.stderr.isatty():
         width = 30
         done = width * i // total
-        sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {i}/{total} {step.action:<18} {step.subject[:40]:<40}")
+        sys.stderr.write(
+            f"\r[{'#' * done}{'.' * (width - done)}] {i}/{total} {step.action:<18} {step.subject[:40]:<40}"
+        )
         if i == total:
             sys.stderr.write("\n")
     elif i == total or (i * 4 // total) != ((i - 1) * 4 // total):
-        sys.stderr.write(f"simulate: {i}/{total} steps ({100 * i // total}%), last: {step.action} {step.subject}\n")
+        sys.stderr.write(
+            f"simulate: {i}/{total} steps ({100 * i // total}%), last: {step.action} {step.subject}\n"
+        )
     sys.stderr.flush()
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     cfg = WorkloadConfig(
-        users=args.users, projects=args.projects, members_per_project=args.members,
-        libraries_per_project=args.libraries, failed_installs_per_project=args.failed_installs,
-        delete_projects=args.delete, name_prefix=args.prefix, seed=args.seed,
+        users=args.users,
+        projects=args.projects,
+        members_per_project=args.members,
+        libraries_per_project=args.libraries,
+        failed_installs_per_project=args.failed_installs,
+        delete_projects=args.delete,
+        name_prefix=args.prefix,
+        seed=args.seed,
         libraries=tuple(tuple(lib.split("==", 1)) for lib in args.library) or WorkloadConfig.libraries,  # type: ignore[misc]
     )
     steps = plan(cfg)
@@ -93,7 +111,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         run_workload(conn, steps, None if args.quiet else _print_progress)
     finally:
         conn.close()
-    print(f"simulated {len(steps)} Hopsworks actions on {settings.database} in {time.monotonic() - started:.1f}s")
+    print(
+        f"simulated {len(steps)} Hopsworks actions on {settings.database}"
+        f" in {time.monotonic() - started:.1f}s"
+    )
     return 0
 
 
@@ -105,8 +126,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--libraries", type=int, default=1, help="successful library installs per project")
     p.add_argument("--failed-installs", type=int, default=0, help="failing installs per project")
     p.add_argument("--delete", type=int, default=1, help="projects deleted at the end")
-    p.add_argument("--library", action="append", default=[], metavar="NAME==VERSION",
-                   help="library to install (repeatable; default hopsharbor-demo==1.0)")
+    p.add_argument(
+        "--library",
+        action="append",
+        default=[],
+        metavar="NAME==VERSION",
+        help="library to install (repeatable; default hopsharbor-demo==1.0)",
+    )
     p.add_argument("--prefix", default="demo", help="prefix of user e-mails and project names")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -27,16 +27,19 @@ def _connector(out: Callable[[str], None]) -> None:
     from connectors.offsets import OffsetStore, offset_key
     from connectors.settings import ConnectorSettings
 
-    cs = ConnectorSettings()
-    store = OffsetStore(None, cs.kafka_bootstrap, cs.offsets_topic_name, offset_key(cs.connector_name, cs.database))
+    cs = ConnectorSettings()  # type: ignore[call-arg]  # every field has a default or comes from the env
+    store = OffsetStore(
+        None, cs.kafka_bootstrap, cs.offsets_topic_name, offset_key(cs.connector_name, cs.database)
+    )
     offset = store.load()
     out(f"connector  stored offset: {offset.describe() if offset else 'none (the next start snapshots)'}")
     if offset and offset.ts_ms:
         out(f"           last committed change: {time.time() - offset.ts_ms / 1000:.1f}s ago")
     import pymysql
 
-    conn = pymysql.connect(host=cs.mysql_host, port=cs.mysql_port, user=cs.mysql_user,
-                           password=cs.password(), connect_timeout=5)
+    conn = pymysql.connect(
+        host=cs.mysql_host, port=cs.mysql_port, user=cs.mysql_user, password=cs.password(), connect_timeout=5
+    )
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT @@gtid_binlog_pos")
@@ -45,7 +48,10 @@ def _connector(out: Callable[[str], None]) -> None:
             row = cur.fetchone()
     finally:
         conn.close()
-    out(f"           server position:  gtids={gtid} file={row[0] if row else '?'} pos={row[1] if row else '?'}")
+    out(
+        f"           server position:  gtids={gtid}"
+        f" file={row[0] if row else '?'} pos={row[1] if row else '?'}"
+    )
 
 
 def _worker(out: Callable[[str], None]) -> None:
@@ -66,7 +72,10 @@ def _worker(out: Callable[[str], None]) -> None:
         for tp in sorted(tps):
             lag = ends[tp] - committed[tp].offset
             total += lag
-            out(f"           {tp.topic}[{tp.partition}] committed {committed[tp].offset} end {ends[tp]} lag {lag}")
+            out(
+                f"           {tp.topic}[{tp.partition}]"
+                f" committed {committed[tp].offset} end {ends[tp]} lag {lag}"
+            )
         if tps:
             out(f"           total lag {total}")
         _dead_letters(consumer, s.dlq_topic, out)
@@ -97,7 +106,10 @@ def _dead_letters(consumer: Any, topic: str, out: Callable[[str], None], last: i
     for record in sorted(records, key=lambda r: r.timestamp)[-last:]:
         try:
             letter = json.loads(record.value)
-            out(f"  {letter.get('stage')} {letter.get('reason')} {letter.get('key') or ''}: {str(letter.get('error'))[:120]}")
+            out(
+                f"  {letter.get('stage')} {letter.get('reason')} {letter.get('key') or ''}:"
+                f" {str(letter.get('error'))[:120]}"
+            )
         except (TypeError, ValueError):
             out(f"  unreadable record at {record.topic}[{record.partition}]@{record.offset}")
 

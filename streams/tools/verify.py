@@ -61,7 +61,10 @@ def compare_state(expected: dict[StateKey, Desired], state: dict[StateKey, Desir
         else:
             changed = [f for f in type(want).model_fields if getattr(want, f) != getattr(have, f)]
             for name in changed:
-                lines.append(f"~ {key.encode()}: {name} is {getattr(have, name)!r}, database says {getattr(want, name)!r}")
+                lines.append(
+                    f"~ {key.encode()}: {name} is {getattr(have, name)!r},"
+                    f" database says {getattr(want, name)!r}"
+                )
     return lines
 
 
@@ -71,15 +74,24 @@ def _read_tables(db: DatabaseSettings) -> tuple[list[Any], list[Any], list[Any]]
     conn = db.connect()
     try:
         with conn.cursor() as cur:
+
             def rows(sql: str) -> list[dict[str, Any]]:
                 cur.execute(sql)
                 names = [d[0] for d in cur.description]
                 return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
-            users = [UserRow.from_row(r) for r in rows("SELECT uid, username, email, fname, lname, status, mode FROM users")]
-            projects = [ProjectRow.from_row(r) for r in rows(
-                "SELECT id, projectname, username, creation_status, docker_image FROM project")]
-            team = [TeamRow.from_row(r) for r in rows("SELECT project_id, team_member, team_role FROM project_team")]
+            users = [
+                UserRow.from_row(r)
+                for r in rows("SELECT uid, username, email, fname, lname, status, mode FROM users")
+            ]
+            projects = [
+                ProjectRow.from_row(r)
+                for r in rows("SELECT id, projectname, username, creation_status, docker_image FROM project")
+            ]
+            team = [
+                TeamRow.from_row(r)
+                for r in rows("SELECT project_id, team_member, team_role FROM project_team")
+            ]
     finally:
         conn.close()
     return users, projects, team
@@ -93,7 +105,9 @@ async def _harbor_diff(settings: Any, targets: dict[StateKey, Desired | None], r
         async with httpx.AsyncClient(timeout=3.0) as probe:
             (await probe.get(f"{settings.harbor_url.rstrip('/')}/api/v2.0/ping")).raise_for_status()
     except httpx.HTTPError as exc:
-        report.harbor_error = f"Harbor at {settings.harbor_url} did not answer /api/v2.0/ping ({exc.__class__.__name__}: {exc})"
+        report.harbor_error = (
+            f"Harbor at {settings.harbor_url} did not answer /api/v2.0/ping ({exc.__class__.__name__}: {exc})"
+        )
         return
     reconciler, client = build_reconciler(settings)
     try:
@@ -131,14 +145,19 @@ async def verify_once(settings: Any, db: DatabaseSettings, *, check_harbor: bool
 
 
 def _print(report: Report) -> None:
-    print(f"database vs state topic ({report.keys} resources): "
-          + ("converged" if not report.state_diff else f"{len(report.state_diff)} differences"))
+    print(
+        f"database vs state topic ({report.keys} resources): "
+        + ("converged" if not report.state_diff else f"{len(report.state_diff)} differences")
+    )
     for line in report.state_diff:
         print("  " + line)
     if report.harbor_error:
         print(f"state vs Harbor: not checked: {report.harbor_error}")
     else:
-        print("state vs Harbor: " + ("converged" if not report.harbor_diff else f"{len(report.harbor_diff)} differences"))
+        print(
+            "state vs Harbor: "
+            + ("converged" if not report.harbor_diff else f"{len(report.harbor_diff)} differences")
+        )
         for line in report.harbor_diff:
             print("  " + line)
 
@@ -168,7 +187,14 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("verify", help="compare Harbor (and the state topic) with the Hopsworks database")
-    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="re-check until converged or this many seconds passed (default: check once)")
-    p.add_argument("--skip-harbor", action="store_true", help="compare the database with the state topic only")
+    p.add_argument(
+        "--wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="re-check until converged or this many seconds passed (default: check once)",
+    )
+    p.add_argument(
+        "--skip-harbor", action="store_true", help="compare the database with the state topic only"
+    )
     p.set_defaults(func=_cmd_verify)

@@ -66,11 +66,18 @@ def _steps(cfg: WorkloadConfig) -> Iterator[Step]:
     emails = [_user_email(cfg, i) for i in range(cfg.users)]
     for i, email in enumerate(emails):
         uname = f"{cfg.name_prefix}u{i}"[:10]  # users.username is varchar(10)
-        yield Step("register user", email, ((
-            "INSERT INTO users (username, password, email, fname, lname, status, mode, max_num_projects)"
-            " VALUES (%s, %s, %s, %s, %s, 0, 0, 10)",
-            (uname, "x" * 64, email, f"First{i}", f"Lást{i}"),
-        ),))
+        yield Step(
+            "register user",
+            email,
+            (
+                (
+                    "INSERT INTO users"
+                    " (username, password, email, fname, lname, status, mode, max_num_projects)"
+                    " VALUES (%s, %s, %s, %s, %s, 0, 0, 10)",
+                    (uname, "x" * 64, email, f"First{i}", f"Lást{i}"),
+                ),
+            ),
+        )
         yield Step("activate user", email, (("UPDATE users SET status = 2 WHERE email = %s", (email,)),))
 
     build = 0
@@ -79,38 +86,75 @@ def _steps(cfg: WorkloadConfig) -> Iterator[Step]:
         name = f"{cfg.name_prefix}_proj{p}"
         owner = emails[p % len(emails)]
         projects.append((name, owner))
-        yield Step("create project", name, (
-            ("INSERT INTO project (projectname, username, creation_status, docker_image, description)"
-             " VALUES (%s, %s, 1, NULL, %s)", (name, owner, "simulated")),
-            ("INSERT INTO project_team (project_id, team_member, team_role)"
-             " SELECT id, %s, 'Data owner' FROM project WHERE projectname = %s", (owner, name)),
-            ("INSERT INTO python_environment (project_id, python_version)"
-             " SELECT id, '3.10' FROM project WHERE projectname = %s", (name,)),
-        ))
-        yield Step("project ready", name, ((
-            "UPDATE project SET creation_status = 0, docker_image = %s WHERE projectname = %s",
-            (cfg.base_image, name),
-        ),))
+        yield Step(
+            "create project",
+            name,
+            (
+                (
+                    "INSERT INTO project (projectname, username, creation_status, docker_image, description)"
+                    " VALUES (%s, %s, 1, NULL, %s)",
+                    (name, owner, "simulated"),
+                ),
+                (
+                    "INSERT INTO project_team (project_id, team_member, team_role)"
+                    " SELECT id, %s, 'Data owner' FROM project WHERE projectname = %s",
+                    (owner, name),
+                ),
+                (
+                    "INSERT INTO python_environment (project_id, python_version)"
+                    " SELECT id, '3.10' FROM project WHERE projectname = %s",
+                    (name,),
+                ),
+            ),
+        )
+        yield Step(
+            "project ready",
+            name,
+            (
+                (
+                    "UPDATE project SET creation_status = 0, docker_image = %s WHERE projectname = %s",
+                    (cfg.base_image, name),
+                ),
+            ),
+        )
         others = [e for e in emails if e != owner]
         chosen = rnd.sample(others, min(cfg.members_per_project, len(others)))
         for j, member in enumerate(chosen):
             role = "Data scientist" if j % 2 == 0 else "Data owner"
-            yield Step("add member", f"{name}/{member}", ((
-                "INSERT INTO project_team (project_id, team_member, team_role)"
-                " SELECT id, %s, %s FROM project WHERE projectname = %s", (member, role, name),
-            ),))
+            yield Step(
+                "add member",
+                f"{name}/{member}",
+                (
+                    (
+                        "INSERT INTO project_team (project_id, team_member, team_role)"
+                        " SELECT id, %s, %s FROM project WHERE projectname = %s",
+                        (member, role, name),
+                    ),
+                ),
+            )
         if chosen:
-            yield Step("change role", f"{name}/{chosen[0]}", ((
-                "UPDATE project_team SET team_role = 'Data owner' WHERE team_member = %s"
-                " AND project_id = (SELECT id FROM project WHERE projectname = %s)", (chosen[0], name),
-            ),))
+            yield Step(
+                "change role",
+                f"{name}/{chosen[0]}",
+                (
+                    (
+                        "UPDATE project_team SET team_role = 'Data owner' WHERE team_member = %s"
+                        " AND project_id = (SELECT id FROM project WHERE projectname = %s)",
+                        (chosen[0], name),
+                    ),
+                ),
+            )
         if len(chosen) > 1:
             gone = chosen[-1]
             where = " WHERE team_member = %s AND project_id = (SELECT id FROM project WHERE projectname = %s)"
-            yield Step("remove member", f"{name}/{gone}", (
-                ("UPDATE project_team SET team_role = 'Under removal'" + where, (gone, name)),
-            ))
-            yield Step("member removed", f"{name}/{gone}", (("DELETE FROM project_team" + where, (gone, name)),))
+            yield Step(
+                "remove member",
+                f"{name}/{gone}",
+                (("UPDATE project_team SET team_role = 'Under removal'" + where, (gone, name)),),
+            )
+            yield Step(
+                "member removed", f"{name}/{gone}", (("DELETE FROM project_team" + where, (gone, name)),)
+            )
         libs = [cfg.libraries[k % len(cfg.libraries)] for k in range(cfg.libraries_per_project)]
         for lib, version in libs:
             build += 1
@@ -119,43 +163,80 @@ def _steps(cfg: WorkloadConfig) -> Iterator[Step]:
             yield from _install(cfg, name, owner, "no-such-library", "0.0", build, ok=False)
 
     for name, owner in projects[: cfg.delete_projects]:
-        yield Step("delete project", name, (
-            ("UPDATE project_team SET team_role = 'Under removal'"
-             " WHERE project_id = (SELECT id FROM project WHERE projectname = %s)", (name,)),
-            ("INSERT INTO conda_commands (project_id, user_id, op, arg, status, install_type)"
-             " SELECT p.id, u.uid, 'REMOVE', p.docker_image, 'NEW', 'ENVIRONMENT'"
-             " FROM project p JOIN users u ON u.email = %s WHERE p.projectname = %s", (owner, name)),
-            ("DELETE FROM project WHERE projectname = %s", (name,)),
-        ))
+        yield Step(
+            "delete project",
+            name,
+            (
+                (
+                    "UPDATE project_team SET team_role = 'Under removal'"
+                    " WHERE project_id = (SELECT id FROM project WHERE projectname = %s)",
+                    (name,),
+                ),
+                (
+                    "INSERT INTO conda_commands (project_id, user_id, op, arg, status, install_type)"
+                    " SELECT p.id, u.uid, 'REMOVE', p.docker_image, 'NEW', 'ENVIRONMENT'"
+                    " FROM project p JOIN users u ON u.email = %s WHERE p.projectname = %s",
+                    (owner, name),
+                ),
+                ("DELETE FROM project WHERE projectname = %s", (name,)),
+            ),
+        )
 
 
-def _install(cfg: WorkloadConfig, project: str, owner: str, lib: str, version: str, build: int,
-             *, ok: bool) -> Iterator[Step]:
+def _install(
+    cfg: WorkloadConfig, project: str, owner: str, lib: str, version: str, build: int, *, ok: bool
+) -> Iterator[Step]:
     """INSERT(NEW) -> UPDATE(ONGOING) -> image updated + row deleted, or UPDATE(FAILED).
 
     Hopsworks runs one command per library of a project at a time, so (project, lib, version,
     status) finds the row without carrying its id between steps.
     """
     subject = f"{project} {lib}=={version}"
-    row = (" WHERE op = 'INSTALL' AND lib = %s AND version = %s AND status = %s"
-           " AND project_id = (SELECT id FROM project WHERE projectname = %s)")
-    yield Step("request install", subject, ((
-        "INSERT INTO conda_commands (project_id, user_id, op, channel_url, arg, lib, version, status, install_type)"
-        " SELECT p.id, u.uid, 'INSTALL', 'defaults', '', %s, %s, 'NEW', 'PIP'"
-        " FROM project p JOIN users u ON u.email = %s WHERE p.projectname = %s",
-        (lib, version, owner, project),
-    ),))
-    yield Step("install running", subject, ((
-        "UPDATE conda_commands SET status = 'ONGOING'" + row, (lib, version, "NEW", project),
-    ),))
+    row = (
+        " WHERE op = 'INSTALL' AND lib = %s AND version = %s AND status = %s"
+        " AND project_id = (SELECT id FROM project WHERE projectname = %s)"
+    )
+    yield Step(
+        "request install",
+        subject,
+        (
+            (
+                "INSERT INTO conda_commands"
+                " (project_id, user_id, op, channel_url, arg, lib, version, status, install_type)"
+                " SELECT p.id, u.uid, 'INSTALL', 'defaults', '', %s, %s, 'NEW', 'PIP'"
+                " FROM project p JOIN users u ON u.email = %s WHERE p.projectname = %s",
+                (lib, version, owner, project),
+            ),
+        ),
+    )
+    yield Step(
+        "install running",
+        subject,
+        (
+            (
+                "UPDATE conda_commands SET status = 'ONGOING'" + row,
+                (lib, version, "NEW", project),
+            ),
+        ),
+    )
     if ok:
         image = f"{project.lower()}:{cfg.start_millis + build}-{cfg.hopsworks_version}.{build}"
-        yield Step("install succeeded", subject, (
-            ("UPDATE project SET docker_image = %s WHERE projectname = %s", (image, project)),
-            ("DELETE FROM conda_commands" + row, (lib, version, "ONGOING", project)),
-        ))
+        yield Step(
+            "install succeeded",
+            subject,
+            (
+                ("UPDATE project SET docker_image = %s WHERE projectname = %s", (image, project)),
+                ("DELETE FROM conda_commands" + row, (lib, version, "ONGOING", project)),
+            ),
+        )
     else:
-        yield Step("install failed", subject, ((
-            "UPDATE conda_commands SET status = 'FAILED', error_message = %s" + row,
-            ("ERROR: No matching distribution found", lib, version, "ONGOING", project),
-        ),))
+        yield Step(
+            "install failed",
+            subject,
+            (
+                (
+                    "UPDATE conda_commands SET status = 'FAILED', error_message = %s" + row,
+                    ("ERROR: No matching distribution found", lib, version, "ONGOING", project),
+                ),
+            ),
+        )

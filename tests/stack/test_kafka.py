@@ -16,8 +16,11 @@ pytestmark = pytest.mark.integration
 
 def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     consumer = KafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-        enable_auto_commit=False, consumer_timeout_ms=3000,
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
     )
     try:
         return [(m.key, m.value) for m in consumer]
@@ -28,10 +31,22 @@ def _read_all(bootstrap: str, topic: str) -> list[tuple[bytes | None, bytes | No
 def test_compacted_topic_drops_old_value_and_survives_restart(stack: Stack, topic_prefix: str) -> None:
     topic = f"{topic_prefix}.compacted"
     admin = KafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
-    admin.create_topics([NewTopic(topic, 1, 1, topic_configs={
-        "cleanup.policy": "compact", "segment.ms": "100", "min.cleanable.dirty.ratio": "0.01",
-        "min.compaction.lag.ms": "0", "delete.retention.ms": "100",
-    })])
+    admin.create_topics(
+        [
+            NewTopic(
+                topic,
+                1,
+                1,
+                topic_configs={
+                    "cleanup.policy": "compact",
+                    "segment.ms": "100",
+                    "min.cleanable.dirty.ratio": "0.01",
+                    "min.compaction.lag.ms": "0",
+                    "delete.retention.ms": "100",
+                },
+            )
+        ]
+    )
     admin.close()
     producer = KafkaProducer(bootstrap_servers=stack.kafka_bootstrap, enable_idempotence=True)
 

@@ -13,10 +13,10 @@ nothing goes to the dead-letter topic.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
+from faust.types import StreamT
 
 from streams.metrics import HEARTBEAT_TIMESTAMP
 
@@ -38,13 +38,18 @@ def heartbeat_seconds(value: bytes | None) -> float | None:
 
 
 def register(app: faust.App, topic_prefix: str) -> Any:
-    topic = app.topic(heartbeat_topic(topic_prefix), key_type=bytes, value_type=bytes,
-                      key_serializer="raw", value_serializer="raw")
+    topic = app.topic(
+        heartbeat_topic(topic_prefix),
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+    )
 
     newest = 0.0  # a replayed (older) heartbeat must not move the gauge back
 
     @app.agent(topic, name="hopsharbor.heartbeat")
-    async def heartbeats(stream: AsyncIterator[bytes]) -> None:
+    async def heartbeats(stream: StreamT) -> None:
         nonlocal newest
         async for value in stream:
             seconds = heartbeat_seconds(value)

@@ -21,6 +21,8 @@ def test_heartbeat_time_is_read_from_the_connector_record() -> None:
     assert heartbeat_seconds(record) == pytest.approx(1_795_000_000.123)
 
 
-@pytest.mark.parametrize("value", [b'{"starting":true}', b"not json", None, json.dumps({"ts_ms": "x"}).encode()])
+@pytest.mark.parametrize(
+    "value", [b'{"starting":true}', b"not json", None, json.dumps({"ts_ms": "x"}).encode()]
+)
 def test_other_records_are_not_heartbeats(value: bytes | None) -> None:
     assert heartbeat_seconds(value) is None

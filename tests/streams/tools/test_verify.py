@@ -29,7 +29,9 @@ def test_compare_state_reports_missing_extra_and_changed_fields() -> None:
     lines = compare_state(expected, {DEMO: project.model_copy(update={"members": {"alice": 1, "bob": 2}})})
     assert lines[0].startswith("~ project/demo: members is {'alice': 1, 'bob': 2}")
     assert lines[1].startswith("+ user/alice")
-    assert compare_state({}, {ALICE: expected[ALICE]}) == ["- user/alice: on the state topic but absent from the database"]
+    assert compare_state({}, {ALICE: expected[ALICE]}) == [
+        "- user/alice: on the state topic but absent from the database"
+    ]
     assert compare_state({}, {ALICE: None}) == []  # a tombstone of an absent resource is converged
 
 
@@ -74,12 +76,22 @@ def test_pipeline_converges_database_to_state_topic(stack, mysql_db, topic_prefi
         logs.append(log)
         port = str(_free_port())
         penv = {**env, "HOPSHARBOR_METRICS_PORT": port}
-        procs.append(subprocess.Popen([sys.executable, "-m", "streams.cli", *args], env=penv,
-                                      stdout=log, stderr=subprocess.STDOUT))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "streams.cli", *args], env=penv, stdout=log, stderr=subprocess.STDOUT
+            )
+        )
     try:
-        settings = Settings(**{k[len("HOPSHARBOR_"):].lower(): v for k, v in env.items()
-                               if k.startswith("HOPSHARBOR_") and k[len("HOPSHARBOR_"):].lower() in Settings.model_fields})
-        db = DatabaseSettings(port=mysql_db.port, user=mysql_db.user, password=mysql_db.password, database=mysql_db.name)
+        settings = Settings(
+            **{
+                k[len("HOPSHARBOR_") :].lower(): v
+                for k, v in env.items()
+                if k.startswith("HOPSHARBOR_") and k[len("HOPSHARBOR_") :].lower() in Settings.model_fields
+            }
+        )
+        db = DatabaseSettings(
+            port=mysql_db.port, user=mysql_db.user, password=mysql_db.password, database=mysql_db.name
+        )
         deadline = time.monotonic() + 90
         report = None
         while time.monotonic() < deadline:
@@ -99,8 +111,13 @@ def test_pipeline_converges_database_to_state_topic(stack, mysql_db, topic_prefi
         # (the worker commits its offsets every few seconds)
         wanted = f"{topic_prefix}.{mysql_db.name}.project[0] committed"
         for _ in range(20):
-            status = subprocess.run([sys.executable, "-m", "streams.cli", "status"], env=env,
-                                    capture_output=True, text=True, timeout=60)
+            status = subprocess.run(
+                [sys.executable, "-m", "streams.cli", "status"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
             if wanted in status.stdout:
                 break
             time.sleep(1)

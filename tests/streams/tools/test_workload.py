@@ -10,8 +10,16 @@ from streams.tools.workload import WorkloadConfig, plan
 
 @pytest.mark.unit
 def test_plan_follows_hopsworks_life_cycles() -> None:
-    steps = plan(WorkloadConfig(users=4, projects=2, members_per_project=2, libraries_per_project=1,
-                                failed_installs_per_project=1, delete_projects=1))
+    steps = plan(
+        WorkloadConfig(
+            users=4,
+            projects=2,
+            members_per_project=2,
+            libraries_per_project=1,
+            failed_installs_per_project=1,
+            delete_projects=1,
+        )
+    )
     actions = [s.action for s in steps]
     # a project is created ONGOING and only then marked DONE
     assert actions.index("create project") < actions.index("project ready")
@@ -19,7 +27,11 @@ def test_plan_follows_hopsworks_life_cycles() -> None:
     assert actions.index("remove member") + 1 == actions.index("member removed")
     # an install goes NEW -> ONGOING -> success, and a failing one ends FAILED
     first_install = actions.index("request install")
-    assert actions[first_install:first_install + 3] == ["request install", "install running", "install succeeded"]
+    assert actions[first_install : first_install + 3] == [
+        "request install",
+        "install running",
+        "install succeeded",
+    ]
     assert "install failed" in actions
     # deletion comes last and marks members, writes REMOVE, deletes the project in one transaction
     delete = steps[-1]
@@ -34,8 +46,14 @@ def test_plan_is_deterministic_per_seed() -> None:
 
 @pytest.mark.integration
 def test_workload_leaves_the_tables_hopsworks_would(mysql_db) -> None:
-    cfg = WorkloadConfig(users=5, projects=3, members_per_project=3, libraries_per_project=2,
-                         failed_installs_per_project=1, delete_projects=1)
+    cfg = WorkloadConfig(
+        users=5,
+        projects=3,
+        members_per_project=3,
+        libraries_per_project=2,
+        failed_installs_per_project=1,
+        delete_projects=1,
+    )
     conn = mysql_db.connect()
     conn.autocommit(False)
     run_workload(conn, plan(cfg))
