@@ -36,8 +36,12 @@ lint: venv
 	$(VENV)/bin/ruff check connectors streams schemas tests bench
 	$(VENV)/bin/mypy connectors streams schemas
 
+# The benchmarks that run on the local stack as it is (see bench/README.md for the others).
 bench: venv stack
-	for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+	$(PY) bench/connector_throughput.py --repeat 3
+	$(PY) bench/streams_pipeline.py --projects 1000 --members 5 --rate 20 --harbor fake
+	$(PY) bench/harbor_reconcile.py --fake --fake-latency-ms 5 --projects 200
+	$(PY) bench/images_push.py --projects 6 --changes 3
 
 clean:
 	$(STACK) down || true

@@ -104,6 +104,9 @@ case "${1:-}" in
     ;;
   stop)
     stop_pid $NAME
+    # dockerd leaves its default network namespace mounted under the exec root: unmount it so the
+    # checkout (and its .stack) can be removed.
+    umount "$EXEC_ROOT/netns/default" 2>/dev/null || true
     ;;
   status)
     if pid_alive $NAME && v=$(dk version -f '{{.Server.Version}}' 2>/dev/null); then
