@@ -137,3 +137,24 @@ def topic_prefix(stack: Stack) -> str:
     """A Kafka topic prefix unique to this test (topics are created by the code under test)."""
     stack.require("kafka")
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def harbor_url(stack: Stack) -> str:
+    """Harbor core's URL; skips (with the reason the stack recorded) while core does not answer."""
+    import httpx
+
+    url = f"http://127.0.0.1:{stack.port('harbor')}"
+    try:
+        answer = httpx.get(f"{url}/api/v2.0/ping", timeout=3).text.strip().strip('"')
+    except httpx.HTTPError as exc:
+        answer = type(exc).__name__
+    if answer != "Pong":
+        blocked = stack.dir / "run" / "harbor.blocked"
+        why = (
+            blocked.read_text().strip().splitlines()[0]
+            if blocked.exists()
+            else "`deploy/local/stack up harbor`"
+        )
+        pytest.skip(f"Harbor does not answer {url}/api/v2.0/ping ({answer[:60]}): {why}")
+    return url

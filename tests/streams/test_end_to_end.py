@@ -25,7 +25,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -39,24 +38,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-@pytest.fixture
-def harbor_url(stack) -> str:
-    url = f"http://127.0.0.1:{stack.port('harbor')}"
-    try:
-        answer = httpx.get(f"{url}/api/v2.0/ping", timeout=3).text.strip().strip('"')
-    except httpx.HTTPError as exc:
-        answer = type(exc).__name__
-    if answer != "Pong":
-        blocked = Path(stack.dir) / "run" / "harbor.blocked"
-        why = (
-            blocked.read_text().strip().splitlines()[0]
-            if blocked.exists()
-            else "`deploy/local/stack up harbor`"
-        )
-        pytest.skip(f"Harbor does not answer {url}/api/v2.0/ping ({answer[:60]}): {why}")
-    return url
 
 
 class Relay:

@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 
 from streams.harbor import HarborClient
@@ -30,17 +29,6 @@ from tests.streams.images.test_build_registry import Pipeline, deleted, has_prob
 pytestmark = pytest.mark.integration
 
 
-def harbor_url(stack: Stack) -> str:
-    url = f"http://127.0.0.1:{stack.port('harbor')}"
-    try:
-        ok = httpx.get(f"{url}/api/v2.0/ping", timeout=3).status_code == 200
-    except httpx.HTTPError:
-        ok = False
-    if not ok:
-        pytest.skip(f"Harbor core does not answer {url}/api/v2.0/ping (deploy/local/stack status harbor)")
-    return url
-
-
 async def make_project(client: HarborClient, secrets: DirectorySecretStore, name: str) -> None:
     await client.create_project(name)
     robot_id, _, _ = await client.create_robot(name, "push", ["pull", "push"])
@@ -50,9 +38,9 @@ async def make_project(client: HarborClient, secrets: DirectorySecretStore, name
 
 
 async def test_two_projects_isolated_and_removal_deletes_repositories(
-    stack: Stack, docker_client: docker.DockerClient, wheel_dir: Path, tmp_path: Path
+    stack: Stack, harbor_url: str, docker_client: docker.DockerClient, wheel_dir: Path, tmp_path: Path
 ) -> None:
-    url = harbor_url(stack)
+    url = harbor_url
     registry = url.removeprefix("http://")
     secrets = DirectorySecretStore(tmp_path / "secrets")
     names = [f"img{uuid.uuid4().hex[:8]}a", f"img{uuid.uuid4().hex[:8]}b"]

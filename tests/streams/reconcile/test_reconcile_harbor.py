@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
@@ -21,24 +20,6 @@ from streams.secrets import DirectorySecretStore
 pytestmark = pytest.mark.integration
 
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
-
-
-@pytest.fixture
-def harbor_url(stack) -> str:
-    url = f"http://127.0.0.1:{stack.port('harbor')}"
-    try:
-        answer = httpx.get(f"{url}/api/v2.0/ping", timeout=3).text.strip().strip('"')
-    except httpx.HTTPError as exc:
-        answer = f"{type(exc).__name__}"
-    if answer != "Pong":
-        blocked = Path(stack.dir) / "run" / "harbor.blocked"
-        why = (
-            blocked.read_text().strip().splitlines()[0]
-            if blocked.exists()
-            else "`deploy/local/stack up harbor`"
-        )
-        pytest.skip(f"Harbor does not answer {url}/api/v2.0/ping ({answer[:60]}): {why}")
-    return url
 
 
 class Calls:
